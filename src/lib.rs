@@ -1,2 +1,19 @@
 //! interprim: AND/OR interaction primitives of neural networks, and the generalizable ones that
 //! several networks share (Chen et al., ICLR 2024).
+
+pub mod coalition;
+pub mod error;
+pub mod transform;
+
+pub use coalition::{Coalition, MAX_PLAYERS};
+pub use error::{Error, Result};
+pub use interactions::{Interaction, Interactions, Kind};
+pub use decomposition::{decompose_generalizable, decompose_traditional, Decomposition, GeneralizableOptions, Optimizer, TraditionalOptions};
+pub mod decomposition;
+pub mod interactions;
+pub mod metrics;
+pub mod export;
+pub mod demo;
+pub mod cli;
+pub mod models;
+pub mod onnx;
