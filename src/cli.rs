@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::decomposition::{
     decompose_generalizable_observed, decompose_traditional_observed, Decomposition, GeneralizableOptions,
-    Optimizer, TraditionalOptions,
+    LrSchedule, Optimizer, TraditionalOptions,
 };
 use crate::export::{read_npy, shapiq_json, write_json, write_npy, MaskOrder, StagedDir};
 use crate::interactions::{Interactions, Kind};
@@ -72,9 +72,12 @@ pub enum Command {
         noise: f64,
         #[arg(long, default_value_t = 20000)]
         niter: usize,
-        /// Learning rate of both extractions.
-        #[arg(long, default_value_t = 1e-3)]
+        /// Learning rate of the generalizable extraction (constant).
+        #[arg(long, default_value_t = 1e-4)]
         lr: f64,
+        /// Learning rate of the traditional extraction (decays to a tenth).
+        #[arg(long, default_value_t = 1e-3)]
+        lr_traditional: f64,
         #[arg(long, default_value_t = 0.1)]
         alpha: f64,
         /// Also write the results as JSON here.
@@ -100,6 +103,10 @@ pub struct ExtractArgs {
     pub niter: usize,
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
+    /// Decay the learning rate geometrically to lr·F over the run (default: 0.1 traditional,
+    /// 1 = constant generalizable, as the references).
+    #[arg(long, value_name = "F")]
+    pub lr_decay: Option<f64>,
     /// |ε_T| ≤ eps-bound·|v(x_N) − v(x_∅)|, per model.
     #[arg(long, default_value_t = 0.02)]
     pub eps_bound: f64,
@@ -124,7 +131,9 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Interactions { values, out, order } => run_interactions(&values, &out, order.into()),
         Command::ExtractValues(args) => run_extract(&args),
-        Command::Demo { seed, noise, niter, lr, alpha, json } => run_demo(seed, noise, niter, lr, alpha, json.as_deref()),
+        Command::Demo { seed, noise, niter, lr, lr_traditional, alpha, json } => {
+            run_demo(seed, noise, niter, (lr, lr_traditional), alpha, json.as_deref())
+        }
     }
 }
 
@@ -157,6 +166,13 @@ fn progress_bar(niter: usize, what: &str) -> ProgressBar {
     bar
 }
 
+fn schedule(decay: Option<f64>, default: f64) -> LrSchedule {
+    match decay.unwrap_or(default) {
+        f if f == 1.0 => LrSchedule::Constant,
+        final_factor => LrSchedule::Geometric { final_factor },
+    }
+}
+
 fn run_extract(args: &ExtractArgs) -> Result<()> {
     let order: MaskOrder = args.order.into();
     let values: Vec<Vec<f64>> = args.values.iter().map(|p| load_values(p, order)).collect::<Result<_>>()?;
@@ -180,6 +196,7 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
                 niter: args.niter,
                 momentum: args.momentum,
                 record_every: args.record_every,
+                schedule: schedule(args.lr_decay, 0.1),
                 ..Optimizer::traditional()
             };
             decompose_traditional_observed(refs[0], &TraditionalOptions { optimizer, eps_ratio: args.eps_bound }, Some(&mut observer))?
@@ -190,6 +207,7 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
                 niter: args.niter,
                 momentum: args.momentum,
                 record_every: args.record_every,
+                schedule: schedule(args.lr_decay, 1.0),
                 ..Optimizer::generalizable()
             };
             let opts = GeneralizableOptions {
@@ -266,7 +284,8 @@ fn describe(it: &crate::Interaction) -> String {
     )
 }
 
-fn run_demo(seed: u64, noise: f64, niter: usize, lr: f64, alpha: f64, json: Option<&Path>) -> Result<()> {
+fn run_demo(seed: u64, noise: f64, niter: usize, lrs: (f64, f64), alpha: f64, json: Option<&Path>) -> Result<()> {
+    let (lr, lr_traditional) = lrs;
     if !(noise.is_finite() && noise >= 0.0) {
         return Err(Error::InvalidSetting { name: "noise", value: noise.to_string(), why: "the noise scale must be finite and ≥ 0" });
     }
@@ -278,7 +297,9 @@ fn run_demo(seed: u64, noise: f64, niter: usize, lr: f64, alpha: f64, json: Opti
         alpha,
         ..Default::default()
     };
-    let trad_opts = TraditionalOptions { optimizer: Optimizer { lr, niter, ..Optimizer::traditional() }, ..Default::default() };
+    let trad_opts = TraditionalOptions { optimizer: Optimizer { lr: lr_traditional, niter, ..Optimizer::traditional() },
+        ..Default::default()
+    };
     let start = Instant::now();
     let gen = crate::decomposition::decompose_generalizable(&[&a, &b], &gen_opts)?;
     let gen_secs = start.elapsed().as_secs_f64();

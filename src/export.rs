@@ -78,9 +78,32 @@ pub fn write_npy(path: &Path, v: &[f64], order: MaskOrder) -> Result<()> {
     write_atomic(path, &npy_bytes(&data)?)
 }
 
+/// The element count a .npy header announces for a 1-D array, read before the data so that a
+/// huge vector is refused without loading it. `None` when the header is not the simple 1-D kind.
+fn npy_declared_len(path: &Path) -> Result<Option<u64>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    fs::File::open(path).map_err(|e| Error::io(path, e))?.take(4096).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8_lossy(&head);
+    let Some(start) = text.find("'shape': (") else { return Ok(None) };
+    let rest = &text[start + "'shape': (".len()..];
+    let Some(end) = rest.find(')') else { return Ok(None) };
+    let dims: Vec<&str> = rest[..end].split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    Ok(match dims.as_slice() {
+        [one] => one.parse().ok(),
+        _ => None,
+    })
+}
+
 /// Read a 1-D .npy vector of f64 or f32 (little or big endian).
 pub fn read_npy(path: &Path) -> Result<Vec<f64>> {
     let bad = |why: String| Error::BadFile { path: path.to_path_buf(), why };
+    if let Some(len) = npy_declared_len(path)? {
+        if len > 1 << crate::MAX_PLAYERS {
+            let n = 64 - (len - 1).leading_zeros() as usize;
+            return Err(Error::TooManyPlayers { n, max: crate::MAX_PLAYERS });
+        }
+    }
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     match Array1::<f64>::read_npy(&bytes[..]) {
         Ok(a) => Ok(a.to_vec()),

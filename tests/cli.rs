@@ -1,0 +1,143 @@
+//! The `interprim` binary end to end: outputs, the demo, and clean failures on bad input.
+
+use std::path::Path;
+use std::process::Command;
+
+use interprim::export::{read_json, read_npy, write_atomic, write_npy, MaskOrder};
+
+fn interprim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_interprim")).args(args).output().expect("the binary runs")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn interactions_writes_and_or_of_the_worked_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v.npy");
+    write_npy(&v, &[7.0, 8.0, 9.0, 13.0], MaskOrder::LsbFirst).unwrap();
+    let out = dir.path().join("out");
+    let o = interprim(&["interactions", "--values", p(&v), "--out", p(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_npy(&out.join("and.npy")).unwrap(), vec![7.0, 1.0, 2.0, 3.0]);
+    assert_eq!(read_npy(&out.join("or.npy")).unwrap(), vec![7.0, 4.0, 5.0, -3.0]);
+    // the authors' order: player 0 is the most significant bit, so {0} and {1} swap places
+    let out2 = dir.path().join("msb");
+    let o = interprim(&["interactions", "--values", p(&v), "--out", p(&out2), "--order", "msb"]);
+    assert!(o.status.success());
+    assert_eq!(read_npy(&out2.join("and.npy")).unwrap(), vec![7.0, 1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn extract_values_generalizable_writes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = interprim::demo::noisy_models(3, 0.02);
+    let (pa, pb) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    write_npy(&pa, &a, MaskOrder::LsbFirst).unwrap();
+    write_npy(&pb, &b, MaskOrder::LsbFirst).unwrap();
+    let out = dir.path().join("ext");
+    let o = interprim(&[
+        "extract-values", "--mode", "generalizable", "--values", p(&pa), "--values", p(&pb), "--lr", "1e-4",
+        "--niter", "3000", "--shapiq", "--out", p(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["I_and_1", "I_or_1", "eps_1", "gamma_1", "I_and_2", "I_or_2", "eps_2", "gamma_2", "gamma_shared"] {
+        assert_eq!(read_npy(&out.join(format!("{f}.npy"))).unwrap().len(), 32, "{f}");
+    }
+    let summary: serde_json::Value = read_json(&out.join("summary.json")).unwrap();
+    assert_eq!(summary["n"], 5);
+    assert_eq!(summary["m"], 2);
+    assert_eq!(summary["niter"], 3000);
+    assert!(summary["final_loss"].as_f64().unwrap() < summary["initial_loss"].as_f64().unwrap());
+    // universal matching holds on what was written: AND + OR reconstruct v + ε
+    let it = interprim::Interactions::new(read_npy(&out.join("I_and_1.npy")).unwrap(), read_npy(&out.join("I_or_1.npy")).unwrap()).unwrap();
+    let eps = read_npy(&out.join("eps_1.npy")).unwrap();
+    for ((r, v), e) in it.reconstruct().iter().zip(&a).zip(&eps) {
+        assert!((r - v - e).abs() < 1e-9);
+    }
+    let shapiq: serde_json::Value = read_json(&out.join("shapiq_and_1.json")).unwrap();
+    assert_eq!(shapiq["n_players"], 5);
+
+    let out_t = dir.path().join("trad");
+    let o = interprim(&["extract-values", "--mode", "traditional", "--values", p(&pa), "--niter", "100", "--out", p(&out_t)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out_t.join("gamma_1.npy").exists() && !out_t.join("gamma_shared.npy").exists());
+}
+
+/// Every bad input exits non-zero with one line naming the problem, and leaves nothing in DIR.
+#[test]
+fn bad_input_fails_cleanly_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.npy");
+    write_npy(&good, &[0.0, 1.0, 2.0, 3.0], MaskOrder::LsbFirst).unwrap();
+    let three = dir.path().join("three.npy");
+    write_npy(&three, &[0.0, 1.0, 2.0], MaskOrder::LsbFirst).unwrap();
+    let nan = dir.path().join("nan.npy");
+    write_npy(&nan, &[0.0, f64::NAN, 2.0, 3.0], MaskOrder::LsbFirst).unwrap();
+    let eight = dir.path().join("eight.npy");
+    write_npy(&eight, &[0.0; 8], MaskOrder::LsbFirst).unwrap();
+    let garbage = dir.path().join("garbage.npy");
+    write_atomic(&garbage, b"\x93NUMPY garbage").unwrap();
+    let out = dir.path().join("out");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["interactions", "--values", p(&three)], "not a power of two"),
+        (vec!["interactions", "--values", p(&nan)], "must be finite"),
+        (vec!["interactions", "--values", "/nonexistent/v.npy"], "No such file"),
+        (vec!["interactions", "--values", p(&garbage)], "not a readable .npy"),
+        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&eight)], "disagree"),
+        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good)], "at least 2 models"),
+        (vec!["extract-values", "--mode", "traditional", "--values", p(&good), "--values", p(&good)], "exactly one"),
+        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&good), "--alpha", "2"], "alpha"),
+        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&good), "--gamma-bound", "1"], "bounds"),
+    ];
+    for (mut args, expect) in cases {
+        args.extend(["--out", p(&out)]);
+        let o = interprim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(err.contains(expect), "{args:?}: expected '{expect}' in: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got: {err}");
+        assert!(!out.exists(), "{args:?} wrote into DIR");
+    }
+    // nothing staged is left behind either
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+    assert!(leftovers.is_empty());
+}
+
+/// Too many players: a file announcing 2^25 values is refused from its header, before any work.
+#[test]
+fn too_many_players_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.npy");
+    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (33554432,), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(vec![0u8; 4096]);
+    write_atomic(&big, &bytes).unwrap();
+    let o = interprim(&["interactions", "--values", p(&big), "--out", p(&dir.path().join("o"))]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("too many"));
+}
+
+#[test]
+fn demo_finds_the_papers_primitives_shared_by_both_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("demo.json");
+    let o = interprim(&["demo", "--json", p(&json)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = read_json(&json).unwrap();
+    let shared: Vec<String> = r["generalizable"]["shared"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    for term in ["AND {x1, x2, x3}", "AND {x2, x3}", "AND {x3, x4}", "OR {x4, x5}"] {
+        assert!(shared.iter().any(|s| s.contains(term)), "{term} not among the shared: {shared:?}");
+    }
+    assert_eq!(shared.len(), 4, "{shared:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("AND {x1, x5}") && text.contains("OR {x2, x5}"), "distinctive primitives missing:\n{text}");
+}
