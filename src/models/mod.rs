@@ -1,0 +1,50 @@
+//! Pretrained networks behind the value functions: a BERT sequence classifier on candle that can be
+//! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, and the
+//! locations of the cached assets that scripts/fetch-assets.sh installs.
+
+pub mod assets;
+pub mod bert;
+pub mod tokenizer;
+
+use std::path::PathBuf;
+
+/// Errors of model and tokenizer loading and inference. Every file error names the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{} not found; {hint}", path.display())]
+    MissingFile { path: PathBuf, hint: String },
+    #[error("cannot use {}: {msg}; {hint}", path.display())]
+    BadFile {
+        path: PathBuf,
+        msg: String,
+        hint: String,
+    },
+    #[error("invalid input: {0}")]
+    Input(String),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl ModelError {
+    /// Check that `path` is an existing file, with `hint` saying how to get it.
+    pub(crate) fn require_file(path: &std::path::Path, hint: &str) -> Result<(), ModelError> {
+        if path.is_file() {
+            Ok(())
+        } else {
+            Err(ModelError::MissingFile {
+                path: path.to_path_buf(),
+                hint: hint.to_string(),
+            })
+        }
+    }
+
+    pub(crate) fn bad_file(path: &std::path::Path, msg: impl ToString, hint: &str) -> ModelError {
+        ModelError::BadFile {
+            path: path.to_path_buf(),
+            msg: msg.to_string(),
+            hint: hint.to_string(),
+        }
+    }
+}
