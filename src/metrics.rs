@@ -280,7 +280,7 @@ mod tests {
         let curve = strength_curve([&a, &b]);
         assert_eq!(curve[0], 5.0);
         assert_eq!(curve.len(), 16);
-        assert_eq!(salient_count_relative(&curve, 0.05).count, 5);
+        assert_eq!(salient_count_relative(&curve, 0.05).count, 3);
     }
 
     #[test]
