@@ -39,6 +39,9 @@ pub enum Error {
     /// Anything else that is the user's to fix.
     #[error("{0}")]
     Invalid(String),
+    /// Loading or running a network (missing weights, tokenizer failure, tensor error).
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
 }
 
 /// Result with [`Error`].
