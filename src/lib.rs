@@ -17,3 +17,7 @@ pub mod demo;
 pub mod cli;
 pub mod models;
 pub mod onnx;
+pub mod figures;
+pub mod replication;
+pub mod data;
+pub mod train;
