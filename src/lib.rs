@@ -19,5 +19,3 @@ pub mod models;
 pub mod onnx;
 pub mod figures;
 pub mod replication;
-pub mod data;
-pub mod train;
