@@ -377,13 +377,21 @@ impl Objective {
             kind_loss(&self.and, len, alpha, &mut self.best_abs, &mut self.best, seed.then_some(&mut self.g_and[..]));
         // OR: position N∖S for S ≠ ∅ is 0..len-1; position len-1 (S = ∅) is replaced by or_empty.
         loss += kind_loss(&self.or, len - 1, alpha, &mut self.best_abs, &mut self.best, seed.then_some(&mut self.g_or[..]));
-        let empty: Vec<Vec<f64>> = self.or_empty.iter().map(|&x| vec![x]).collect();
-        let mut empty_grad = vec![vec![0.0]; self.m];
-        loss += kind_loss(&empty, 1, alpha, &mut self.best_abs, &mut self.best, seed.then_some(&mut empty_grad[..]));
+        // I_or(∅) of the m models: a single coalition, done inline.
+        let (mut best, mut best_abs, mut l1) = (0, -1.0f64, 0.0);
+        for (j, x) in self.or_empty.iter().enumerate() {
+            l1 += x.abs();
+            if x.abs() > best_abs {
+                best = j;
+                best_abs = x.abs();
+            }
+        }
+        loss += (1.0 - alpha) * best_abs + alpha * l1;
         if seed {
             for j in 0..self.m {
                 self.g_or[j][len - 1] = 0.0;
-                self.or_empty_grad[j] = empty_grad[j][0];
+                let weight = if j == best { 1.0 } else { alpha };
+                self.or_empty_grad[j] = weight * sign(self.or_empty[j]);
             }
         }
         loss

@@ -27,8 +27,7 @@ enum Butterfly {
 #[inline(always)]
 fn butterfly_low8(a: &mut [f64], kind: Butterfly) {
     for c in a.chunks_exact_mut(8) {
-        let mut x = [0.0f64; 8];
-        x.copy_from_slice(c);
+        let x: &mut [f64; 8] = c.try_into().expect("chunks of 8");
         for h in [1usize, 2, 4] {
             for i in 0..8 {
                 if i & h != 0 {
@@ -42,7 +41,6 @@ fn butterfly_low8(a: &mut [f64], kind: Butterfly) {
                 }
             }
         }
-        c.copy_from_slice(&x);
     }
 }
 
