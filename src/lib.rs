@@ -1,5 +1,4 @@
-//! interprim: AND/OR interaction primitives of neural networks, and the generalizable ones that
-//! several networks share (Chen et al., ICLR 2024).
+#![doc = include_str!("../README.md")]
 
 pub mod coalition;
 pub mod error;
@@ -19,3 +18,6 @@ pub mod models;
 pub mod onnx;
 pub mod figures;
 pub mod replication;
+pub mod prelude;
+pub mod text;
+pub mod api;
