@@ -78,6 +78,10 @@ pub struct RunSettings {
     pub traditional: TraditionalOptions,
     /// k = ⌊2^n·t⌋ for these t (the paper: 0.05…0.45).
     pub t_grid: Vec<f64>,
+    /// Multiply both learning rates by the sample's value span max_i |v_i(x_N) − v_i(x_∅)|: the
+    /// loss is positively homogeneous and its subgradient scale-free, so without this one lr
+    /// cannot suit samples whose outputs differ in scale.
+    pub lr_scale_by_span: bool,
 }
 
 /// Numbers the paper reports for a task, to print next to ours.
@@ -190,12 +194,25 @@ impl Run {
             }
         }
         let refs: Vec<&[f64]> = sample.values.iter().map(|v| v.as_slice()).collect();
-        let opts = GeneralizableOptions { gamma_bounds: Some(gamma_bounds.to_vec()), ..self.settings.generalizable.clone() };
+        let scale = if self.settings.lr_scale_by_span {
+            let s = refs.iter().map(|v| (v[v.len() - 1] - v[0]).abs()).fold(0.0, f64::max);
+            if s > 0.0 {
+                s
+            } else {
+                1.0
+            }
+        } else {
+            1.0
+        };
+        let mut opts = GeneralizableOptions { gamma_bounds: Some(gamma_bounds.to_vec()), ..self.settings.generalizable.clone() };
+        opts.optimizer.lr *= scale;
+        let mut trad_opts = self.settings.traditional.clone();
+        trad_opts.optimizer.lr *= scale;
         let start = Instant::now();
         let gen = decompose_generalizable(&refs, &opts)?;
         let gen_secs = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let trad = refs.iter().map(|v| decompose_traditional(v, &self.settings.traditional)).collect::<Result<Vec<_>>>()?;
+        let trad = refs.iter().map(|v| decompose_traditional(v, &trad_opts)).collect::<Result<Vec<_>>>()?;
         let trad_secs = start.elapsed().as_secs_f64();
         let mut losses = vec![(gen.initial_loss, gen.final_loss)];
         losses.extend(trad.iter().map(|d| (d.initial_loss, d.final_loss)));
@@ -401,6 +418,7 @@ mod tests {
             generalizable: GeneralizableOptions { optimizer: Optimizer { lr: 1e-4, niter: 500, ..Optimizer::generalizable() }, ..Default::default() },
             traditional: TraditionalOptions { optimizer: Optimizer { lr: 1e-3, niter: 500, ..Optimizer::traditional() }, ..Default::default() },
             t_grid: metrics::paper_t_grid(),
+            lr_scale_by_span: false,
         }
     }
 
