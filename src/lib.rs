@@ -19,5 +19,7 @@ pub mod onnx;
 pub mod figures;
 pub mod replication;
 pub mod prelude;
+pub mod data;
+pub mod train;
 pub mod text;
 pub mod api;

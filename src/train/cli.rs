@@ -1,0 +1,192 @@
+//! `interprim train`: the command-line front of [`super::train_sentiment`], with progress bars.
+//! Defaults reproduce the committed weights (weights/README.md).
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{train_sentiment, Progress, SentimentModel, Storage, TrainOptions};
+use crate::models::bert::Pooling;
+use crate::{Error, Result};
+
+/// What to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrainTask {
+    /// Binary sentiment of movie-review sentences (SPEC §5 task 1).
+    Sentiment,
+}
+
+/// Which default model(s) to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelChoice {
+    L3,
+    L6,
+    Both,
+}
+
+impl ModelChoice {
+    fn models(self) -> Vec<SentimentModel> {
+        match self {
+            ModelChoice::L3 => vec![SentimentModel::L3],
+            ModelChoice::L6 => vec![SentimentModel::L6],
+            ModelChoice::Both => SentimentModel::ALL.to_vec(),
+        }
+    }
+}
+
+/// Arguments of `interprim train`. Unset options take the per-model defaults of
+/// [`TrainOptions::for_model`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// What to train.
+    #[arg(value_enum, default_value = "sentiment")]
+    pub task: TrainTask,
+    /// Which model(s).
+    #[arg(long, value_enum, default_value = "both")]
+    pub model: ModelChoice,
+    /// Output directory; files are named sentiment-minilm-l{3,6}.safetensors.
+    #[arg(long, default_value = "weights")]
+    pub out: PathBuf,
+    /// Epochs over the training split.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Number of top encoder layers to fine-tune (0 = head only).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Pooling: cls (pooler on [CLS]) or mean.
+    #[arg(long)]
+    pub pooling: Option<String>,
+    /// Peak learning rate of the encoder layers.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Peak learning rate of the head.
+    #[arg(long)]
+    pub head_lr: Option<f64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Seed of init, batch order and dropout (the split has its own, fixed seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Hold out this fraction of the training split and report accuracy on it after each epoch.
+    #[arg(long)]
+    pub validation: Option<f64>,
+    /// Train on a seeded subset of this many sentences.
+    #[arg(long)]
+    pub max_train: Option<usize>,
+    /// Evaluate the written file on a seeded subset of this many test sentences (0 = skip).
+    #[arg(long)]
+    pub max_test: Option<usize>,
+    /// Store f32 instead of f16.
+    #[arg(long)]
+    pub f32: bool,
+    /// Sentence file (default: the cached movieReviewSnippets_GroundTruth.txt).
+    #[arg(long)]
+    pub sentences: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The options for one model.
+    pub fn options(&self, model: SentimentModel) -> Result<TrainOptions> {
+        let mut o = TrainOptions::for_model(model);
+        o.out = self.out.join(model.weights_file_name());
+        if let Some(v) = self.epochs {
+            o.epochs = v;
+        }
+        if let Some(v) = self.layers {
+            o.train_layers = v;
+        }
+        if let Some(p) = &self.pooling {
+            o.pooling = p.parse::<Pooling>()?;
+        }
+        if let Some(v) = self.lr {
+            o.lr = v;
+        }
+        if let Some(v) = self.head_lr {
+            o.head_lr = v;
+        }
+        if let Some(v) = self.batch_size {
+            o.batch_size = v;
+        }
+        if let Some(v) = self.dropout {
+            o.dropout = v;
+        }
+        if let Some(v) = self.seed {
+            o.seed = v;
+        }
+        if let Some(v) = self.validation {
+            o.validation_fraction = v;
+        }
+        o.max_train = self.max_train;
+        o.max_test = self.max_test;
+        if self.f32 {
+            o.storage = Storage::F32;
+        }
+        if let Some(p) = &self.sentences {
+            o.sentences = p.clone();
+        }
+        Ok(o)
+    }
+}
+
+/// Run `interprim train`: fine-tune the chosen model(s) and print a summary of each.
+pub fn run_train_cli(args: &TrainArgs) -> Result<()> {
+    let TrainTask::Sentiment = args.task;
+    for model in args.model.models() {
+        let opts = args.options(model)?;
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+            )
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+        bar.set_prefix(model.name());
+        // indicatif drops println on a hidden bar (no terminal): log to stderr instead.
+        let say = |msg: String| {
+            if bar.is_hidden() {
+                eprintln!("{msg}");
+            } else {
+                bar.println(msg);
+            }
+        };
+        let report = train_sentiment(&opts, |p| match p {
+            Progress::Stage(s) => {
+                say(format!("{}: {s}", model.name()));
+                bar.set_position(0);
+                bar.set_message("");
+            }
+            Progress::Cache { done, total } | Progress::Eval { done, total } => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
+            Progress::Step {
+                epoch,
+                step,
+                steps,
+                loss,
+            } => {
+                bar.set_length(steps as u64);
+                bar.set_position(step as u64);
+                bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
+            }
+            Progress::Epoch {
+                epoch,
+                mean_loss,
+                validation_accuracy,
+            } => {
+                let va = validation_accuracy
+                    .map(|a| format!(", validation accuracy {a:.4}"))
+                    .unwrap_or_default();
+                say(format!(
+                    "{}: epoch {epoch}: mean loss {mean_loss:.4}{va}",
+                    model.name()
+                ));
+            }
+        })?;
+        bar.finish_and_clear();
+        println!("{}", report.summary());
+    }
+    Ok(())
+}
