@@ -368,9 +368,21 @@ impl Default for ExtractOptions {
     }
 }
 
-/// Default traditional lr, per unit of value span (see [`LrScale::ValueSpan`]).
+/// Default traditional lr per unit of value span ([`LrScale::ValueSpan`]), decaying to a tenth
+/// (the reference schedule): the reference value, which suits a span of about 1.
+///
+/// Measured (n = 10, 20000 iterations, 6 movie-review sentences, MiniLM-L6 and -L3 with linear
+/// probe heads, spans 0.3–6.1), mean final/initial loss by lr per unit span: 1e-7: 0.435,
+/// 3e-7: 0.396, 5e-7: 0.386, 1e-6: 0.389, 3e-6: 0.478, 1e-5: 1.34 (diverging). Without scaling,
+/// lr 1e-6 is 10× too large for a span of 0.1 and still fine at 2–8: the reference rates do move
+/// the loss at the scale of real log-odds, but only the span-scaled rate suits every sentence.
 pub const DEFAULT_LR_TRADITIONAL: f64 = 1e-6;
-/// Default generalizable lr, per unit of value span.
+/// Default generalizable lr per unit of value span (max over the models), constant (the reference
+/// schedule).
+///
+/// Measured as for [`DEFAULT_LR_TRADITIONAL`], mean final/initial loss: constant 3e-8: 0.252,
+/// 5e-8: 0.246, 1e-7: 0.268, 3e-7: 0.419, 1e-6: 1.19. A decaying schedule does better
+/// (2e-6 → 2e-8 geometric: 0.194; 5e-7 → 5e-8: 0.205), at the same s_and/s_or.
 pub const DEFAULT_LR_GENERALIZABLE: f64 = 1e-7;
 
 impl ExtractOptions {
@@ -543,9 +555,13 @@ pub struct ModelResult {
     pub values: ModelValues,
     /// Plain Harsanyi interactions of v: AND only, no decomposition.
     pub harsanyi: Interactions,
-    /// The raw decomposition (interactions, ε, γ, losses) of this model; for a generalizable
-    /// extraction the joint one, shared by all models of the result.
-    pub decomposition: Decomposition,
+    /// This model's raw interactions from the decomposition (OR terms of order ≤ 1 not moved):
+    /// their reconstruction is v + ε.
+    pub raw: Interactions,
+    /// This model's ε, its bound, and its γ (γ̄ + γ̂ for a generalizable extraction).
+    pub eps: Vec<f64>,
+    pub eps_bound: f64,
+    pub gamma: Vec<f64>,
     /// This model's interactions, reorganised (OR terms of order ≤ 1 moved into AND).
     pub interactions: Interactions,
     /// The `top_k` strongest interactions, AND and OR together.
@@ -583,6 +599,8 @@ pub struct GeneralizableResult {
     pub players: Vec<Word>,
     pub n: usize,
     pub models: Vec<ModelResult>,
+    /// The joint decomposition (all models' interactions, ε, γ̄, γ̂, bounds, losses).
+    pub decomposition: Decomposition,
     pub agreement: Agreement,
     pub seconds: f64,
 }
@@ -594,6 +612,8 @@ pub struct TraditionalResult {
     pub players: Vec<Word>,
     pub n: usize,
     pub model: ModelResult,
+    /// The decomposition (interactions, ε, γ, bound, losses).
+    pub decomposition: Decomposition,
     pub seconds: f64,
 }
 
@@ -626,7 +646,10 @@ fn model_result(
         top: named(players, &interactions.top_k_all(top_k)),
         values,
         harsanyi,
-        decomposition: d.clone(),
+        raw: d.interactions[index].clone(),
+        eps: d.eps[index].clone(),
+        eps_bound: d.eps_bounds[index],
+        gamma: d.gamma(index),
         interactions,
         salient_threshold: tau,
         salient_count,
@@ -722,6 +745,7 @@ pub fn extract_generalizable_from_values(
         players: values.players.words.clone(),
         n: values.players.n(),
         models,
+        decomposition: d,
         agreement,
         seconds: start.elapsed().as_secs_f64()
             + values.models.iter().map(|m| m.seconds).sum::<f64>(),
@@ -752,6 +776,7 @@ pub fn extract_traditional_from_values(
         players: values.players.words.clone(),
         n: values.players.n(),
         model: model_result(&values.players, m.clone(), &d, 0, opts.top_k)?,
+        decomposition: d,
         seconds: start.elapsed().as_secs_f64() + m.seconds,
     })
 }

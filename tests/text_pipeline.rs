@@ -217,29 +217,27 @@ fn universal_matching_holds_after_both_extractions() {
         .generalizable
         .models
         .iter()
-        .enumerate()
-        .chain(r.traditional.iter().map(|t| (0, &t.model)));
-    for (index, m) in results {
+        .map(|m| (m, &r.generalizable.decomposition))
+        .chain(r.traditional.iter().map(|t| (&t.model, &t.decomposition)));
+    for (m, d) in results {
         let v = m.values.v();
-        let d = &m.decomposition;
-        let raw = d.interactions[index].reconstruct();
-        let eps = &d.eps[index];
+        let raw = m.raw.reconstruct();
         for t in 0..v.len() {
             assert!(
-                (raw[t] - v[t] - eps[t]).abs() <= 1e-9,
+                (raw[t] - v[t] - m.eps[t]).abs() <= 1e-9,
                 "{} T={t}: {} vs {} + {}",
                 m.model,
                 raw[t],
                 v[t],
-                eps[t]
+                m.eps[t]
             );
         }
         // reorganising keeps the reconstruction; the ε gap is what the matching error reports
         let re = m.interactions.reconstruct();
         assert!(re.iter().zip(&raw).all(|(a, b)| (a - b).abs() <= 1e-9));
-        let max_eps = eps.iter().fold(0.0f64, |a, e| a.max(e.abs()));
+        let max_eps = m.eps.iter().fold(0.0f64, |a, e| a.max(e.abs()));
         assert!((m.matching_error.max_abs - max_eps).abs() <= 1e-9);
-        assert!(max_eps <= d.eps_bounds[index] + 1e-12);
+        assert!(max_eps <= m.eps_bound + 1e-12);
         assert!(
             d.final_loss < d.initial_loss,
             "{}: loss {} -> {}",
@@ -354,7 +352,7 @@ fn cache_returns_identical_values_without_the_model() {
     );
     assert!(second.model.values.from_cache);
     assert_eq!(first.model.values.v(), second.model.values.v());
-    assert_eq!(first.model.decomposition, second.model.decomposition);
+    assert_eq!(first.decomposition, second.decomposition);
     // another target or no centring comes from the same cached logits
     let mut o2 = o.clone();
     o2.target = Target::Label(1 - first.model.values.values.target);
