@@ -63,6 +63,11 @@ pub enum Command {
     },
     /// AND-OR decomposition of one model (traditional) or several (generalizable) from value vectors.
     ExtractValues(ExtractArgs),
+    /// Replicate one of the paper's experiments with the default models.
+    #[command(subcommand)]
+    Replicate(Replicate),
+    /// Fine-tune the default classifiers (sentiment: MiniLM-L3 and MiniLM-L6 on the Rotten Tomatoes sentences).
+    Train(crate::train::TrainArgs),
     /// Generalizable vs traditional extraction on the paper's Boolean example and two noisy models of it.
     Demo {
         #[arg(long, default_value_t = 7)]
@@ -84,6 +89,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Replicate {
+    /// Task 1: sentiment, MiniLM-L3 vs MiniLM-L6 on Rotten Tomatoes test sentences.
+    Sentiment(crate::sentiment::SentimentArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -131,6 +142,12 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Interactions { values, out, order } => run_interactions(&values, &out, order.into()),
         Command::ExtractValues(args) => run_extract(&args),
+        Command::Train(args) => crate::train::run_train_cli(&args),
+        Command::Replicate(Replicate::Sentiment(args)) => {
+            let summary = crate::sentiment::run_replicate_sentiment(&args)?;
+            crate::sentiment::print_summary(&summary, &args.out);
+            Ok(())
+        }
         Command::Demo { seed, noise, niter, lr, lr_traditional, alpha, json } => {
             run_demo(seed, noise, niter, (lr, lr_traditional), alpha, json.as_deref())
         }

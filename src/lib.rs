@@ -19,6 +19,7 @@ pub mod onnx;
 pub mod figures;
 pub mod replication;
 pub mod prelude;
+pub mod sentiment;
 pub mod data;
 pub mod train;
 pub mod text;
