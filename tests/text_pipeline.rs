@@ -403,6 +403,11 @@ fn bad_inputs_are_clear_errors() {
     let mut learned = o.clone();
     learned.baseline = Baseline::Learned;
     assert!(err(sentence_values(&[l3], SENTENCE, &learned)).contains("learn_baseline"));
+    // a baseline that overflows the network: non-finite logits are reported, not propagated
+    let mut huge = o.clone();
+    huge.baseline = Baseline::Vector { name: "huge".into(), values: vec![f32::MAX; 384] };
+    let msg = err(sentence_values(&[l3], SENTENCE, &huge));
+    assert!(msg.contains("must be finite"), "{msg}");
     let mut wide = o;
     wide.baseline = Baseline::Vector {
         name: "short".into(),
