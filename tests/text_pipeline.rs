@@ -405,7 +405,10 @@ fn bad_inputs_are_clear_errors() {
     assert!(err(sentence_values(&[l3], SENTENCE, &learned)).contains("learn_baseline"));
     // a baseline that overflows the network: non-finite logits are reported, not propagated
     let mut huge = o.clone();
-    huge.baseline = Baseline::Vector { name: "huge".into(), values: vec![f32::MAX; 384] };
+    huge.baseline = Baseline::Vector {
+        name: "huge".into(),
+        values: vec![f32::MAX; 384],
+    };
     let msg = err(sentence_values(&[l3], SENTENCE, &huge));
     assert!(msg.contains("must be finite"), "{msg}");
     let mut wide = o;
@@ -484,4 +487,83 @@ fn learned_baseline_lowers_high_order_interactions_within_its_ball() {
     o.baseline = Baseline::Learned;
     let v = sentence_values(&[&model], SENTENCE, &o).unwrap();
     assert_eq!(v.models[0].v().len(), 16);
+}
+
+/// Write a fine-tuned overlay in f16 (as the training code stores them): the head and one encoder
+/// layer's output dense, perturbed so that the overlay matters.
+fn f16_overlay(model: &TextClassifier, path: &Path) {
+    use candle_core::{DType, Tensor};
+    let (files, _) = model.source().unwrap();
+    let base = candle_core::safetensors::load(&files.weights, &candle_core::Device::Cpu).unwrap();
+    let mut t: std::collections::HashMap<String, Tensor> =
+        model.model().head_tensors().into_iter().collect();
+    for name in [
+        "encoder.layer.2.output.dense.weight",
+        "encoder.layer.2.output.dense.bias",
+    ] {
+        let w = base
+            .get(name)
+            .or_else(|| base.get(&format!("bert.{name}")))
+            .unwrap();
+        t.insert(name.to_string(), (w * 1.1).unwrap());
+    }
+    let t: std::collections::HashMap<String, Tensor> = t
+        .into_iter()
+        .map(|(k, v)| (k, v.to_dtype(DType::F16).unwrap()))
+        .collect();
+    let raw = path.with_extension("raw");
+    candle_core::safetensors::save(&t, &raw).unwrap();
+    let bytes = std::fs::read(&raw).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let meta =
+        std::collections::HashMap::from([("interprim.pooling".to_string(), "mean".to_string())]);
+    safetensors::tensor::serialize_to_file(st.tensors(), Some(meta), path).unwrap();
+}
+
+#[test]
+fn differentiable_copy_matches_an_f16_fine_tuned_model() {
+    if !have_assets("differentiable_copy_matches_an_f16_fine_tuned_model") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("head.safetensors");
+    f16_overlay(&load("MiniLM-L3", &assets::minilm_l3_dir()), &overlay);
+    let model = TextClassifier::load("tuned", &assets::minilm_l3_dir(), Some(&overlay)).unwrap();
+    let (files, head) = model.source().unwrap().clone();
+    let diff = DiffBert::new(&files, &head, model.model()).unwrap();
+    let players = Players::select(SENTENCE, &PlayerSelection::Seeded { n: 3, seed: 0 }).unwrap();
+    let ms = masked(&model, &players, &Baseline::default());
+    let b = match Baseline::default()
+        .resolve(model.model(), model.tokenizer(), None)
+        .unwrap()
+    {
+        interprim::text::ResolvedBaseline::Embedding(t) => t,
+        _ => unreachable!(),
+    };
+    let masks: Vec<u32> = (0..8).collect();
+    let x = ms.masked_embeds(model.model(), &masks, &b).unwrap();
+    let a: Vec<Vec<f32>> = ms.logits(model.model(), &masks).unwrap().to_vec2().unwrap();
+    let d: Vec<Vec<f32>> = diff.forward(&x).unwrap().to_vec2().unwrap();
+    let worst = a
+        .iter()
+        .flatten()
+        .zip(d.iter().flatten())
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= 1e-4,
+        "differentiable copy differs by {worst} on an f16 overlay"
+    );
+    // the overlay is in effect: it changes the logits of the base model with the same head
+    let plain = load("MiniLM-L3", &assets::minilm_l3_dir());
+    let p: Vec<Vec<f32>> = masked(&plain, &players, &Baseline::default())
+        .logits(plain.model(), &masks)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    assert!(a
+        .iter()
+        .flatten()
+        .zip(p.iter().flatten())
+        .any(|(x, y)| (x - y).abs() > 1e-3));
 }

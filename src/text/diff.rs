@@ -76,10 +76,14 @@ fn norm(t: &mut HashMap<String, Tensor>, prefix: &str, eps: f64) -> Result<Norm>
 
 fn load(path: &std::path::Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     let tensors = candle_core::safetensors::load(path, device).map_err(ModelError::from)?;
-    Ok(tensors
+    // fine-tuned overlays may be stored in f16: compute in f32 as the classifier does
+    tensors
         .into_iter()
-        .map(|(k, v)| (k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
-        .collect())
+        .map(|(k, v)| {
+            let v = v.to_dtype(DType::F32).map_err(ModelError::from)?;
+            Ok((k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
+        })
+        .collect()
 }
 
 impl DiffBert {
