@@ -333,7 +333,7 @@ pub struct ExtractOptions {
     pub seed: u64,
     /// Given players instead of a seeded choice.
     pub explicit_players: Option<ExplicitPlayers>,
-    /// What replaces a masked word (default: the [MASK] embedding).
+    /// What replaces a masked word (default: the `[MASK]` embedding).
     pub baseline: Baseline,
     /// Whose log-odds v is (default: the class predicted on the full sentence, per model).
     pub target: Target,
@@ -427,7 +427,7 @@ impl ExtractOptions {
 pub struct ModelValues {
     pub model: String,
     pub baseline: String,
-    /// The model's tokens of the sentence, [CLS] and [SEP] included.
+    /// The model's tokens of the sentence, `[CLS]` and `[SEP]` included.
     pub tokens: Vec<String>,
     /// Token indices of each player.
     pub player_tokens: Vec<Vec<usize>>,

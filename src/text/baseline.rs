@@ -9,7 +9,7 @@
 //!   L(b) = (1/|X|) Σ_{x∈X} Σ_{|S| ≥ k} |I_and(S | x, b)|,
 //!
 //! on sample sentences X with a few seeded players each, subject to ‖b − b₀‖_∞ ≤ r around a
-//! starting baseline b₀ ([MASK] embedding by default), so it stays a plausible "absent" input.
+//! starting baseline b₀ (`[MASK]` embedding by default), so it stays a plausible "absent" input.
 //! It is optimised by projected Adam with gradients through the network ([`DiffBert`]); the best
 //! iterate is returned, so L never ends above its starting value.
 
@@ -61,7 +61,7 @@ impl SpecialToken {
 pub enum Baseline {
     /// Token-id masking: the masked tokens' ids become this token's id.
     TokenId { token: SpecialToken },
-    /// Embedding masking with this token's word-embedding row (the default: [MASK]).
+    /// Embedding masking with this token's word-embedding row (the default: `[MASK]`).
     TokenEmbedding { token: SpecialToken },
     /// Embedding masking with the zero vector.
     Zero,

@@ -563,7 +563,10 @@ mod tests {
         Encoded {
             ids: (0..tokens.len() as u32).collect(),
             tokens: tokens.iter().map(|(t, _)| t.to_string()).collect(),
-            offsets: tokens.iter().map(|(_, r)| r.clone().unwrap_or(0..0)).collect(),
+            offsets: tokens
+                .iter()
+                .map(|(_, r)| r.clone().unwrap_or(0..0))
+                .collect(),
             special: tokens.iter().map(|(_, r)| r.is_none()).collect(),
             words: Vec::new(),
         }
@@ -572,7 +575,11 @@ mod tests {
     #[test]
     fn players_map_onto_each_tokenization_by_offsets() {
         let s = "Gorgeous film, don't miss";
-        let p = Players::select(s, &PlayerSelection::Words(vec!["gorgeous".into(), "film".into(), "miss".into()])).unwrap();
+        let p = Players::select(
+            s,
+            &PlayerSelection::Words(vec!["gorgeous".into(), "film".into(), "miss".into()]),
+        )
+        .unwrap();
         // WordPiece-like: "gorgeous" in two pieces
         let a = encoding(&[
             ("[CLS]", None),
@@ -586,15 +593,33 @@ mod tests {
             ("miss", Some(21..25)),
             ("[SEP]", None),
         ]);
-        assert_eq!(p.token_sets(&a).unwrap(), vec![vec![1, 2], vec![3], vec![8]]);
+        assert_eq!(
+            p.token_sets(&a).unwrap(),
+            vec![vec![1, 2], vec![3], vec![8]]
+        );
         // SentencePiece-like: one token per word, the space folded into the next token
-        let b = encoding(&[("▁Gorgeous", Some(0..8)), ("▁film", Some(8..13)), (",", Some(13..14)), ("▁don't", Some(14..20)), ("▁miss", Some(20..25))]);
+        let b = encoding(&[
+            ("▁Gorgeous", Some(0..8)),
+            ("▁film", Some(8..13)),
+            (",", Some(13..14)),
+            ("▁don't", Some(14..20)),
+            ("▁miss", Some(20..25)),
+        ]);
         assert_eq!(p.token_sets(&b).unwrap(), vec![vec![0], vec![1], vec![4]]);
         // a token covering two selected words, or a word with no token, is an error
-        let both = Players::select(s, &PlayerSelection::Words(vec!["don".into(), "t".into()])).unwrap();
-        assert!(both.token_sets(&b).unwrap_err().to_string().contains("share the token"));
+        let both =
+            Players::select(s, &PlayerSelection::Words(vec!["don".into(), "t".into()])).unwrap();
+        assert!(both
+            .token_sets(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("share the token"));
         let dropped = encoding(&[("[CLS]", None), ("gorgeous", Some(0..8)), ("[SEP]", None)]);
-        assert!(p.token_sets(&dropped).unwrap_err().to_string().contains("no token"));
+        assert!(p
+            .token_sets(&dropped)
+            .unwrap_err()
+            .to_string()
+            .contains("no token"));
     }
 
     #[test]

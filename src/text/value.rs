@@ -198,7 +198,7 @@ impl MaskedSentence {
         self.player_tokens.len()
     }
 
-    /// Tokens per input, [CLS] and [SEP] included.
+    /// Tokens per input, `[CLS]` and `[SEP]` included.
     pub fn len(&self) -> usize {
         self.encoded.len()
     }
