@@ -78,7 +78,8 @@ pub struct RunSettings {
     pub traditional: TraditionalOptions,
     /// k = ⌊2^n·t⌋ for these t (the paper: 0.05…0.45).
     pub t_grid: Vec<f64>,
-    /// Multiply both learning rates by the sample's value span max_i |v_i(x_N) − v_i(x_∅)|: the
+    /// Multiply both learning rates by the sample's value range max_{i,T} |v_i(x_T) − v_i(x_∅)| (as
+    /// [`crate::api::LrScale`] does): the
     /// loss is positively homogeneous and its subgradient scale-free, so without this one lr
     /// cannot suit samples whose outputs differ in scale.
     pub lr_scale_by_span: bool,
@@ -195,7 +196,7 @@ impl Run {
         }
         let refs: Vec<&[f64]> = sample.values.iter().map(|v| v.as_slice()).collect();
         let scale = if self.settings.lr_scale_by_span {
-            let s = refs.iter().map(|v| (v[v.len() - 1] - v[0]).abs()).fold(0.0, f64::max);
+            let s = refs.iter().flat_map(|v| v.iter().map(move |x| (x - v[0]).abs())).fold(0.0, f64::max);
             if s > 0.0 {
                 s
             } else {
