@@ -46,10 +46,10 @@ pub struct SentimentArgs {
     /// Weight of the L1 term in the generalizable loss.
     #[arg(long, default_value_t = 0.1)]
     pub alpha: f64,
-    /// Generalizable learning rate per unit of value span |v(x_N) − v(x_∅)| (default: the API's).
+    /// Generalizable learning rate per unit of value range max_T |v(x_T) − v(x_∅)| (default: the API's).
     #[arg(long)]
     pub lr_generalizable: Option<f64>,
-    /// Traditional learning rate per unit of value span (default: the API's).
+    /// Traditional learning rate per unit of value range (default: the API's).
     #[arg(long)]
     pub lr_traditional: Option<f64>,
     /// Masked sentences per forward pass.
