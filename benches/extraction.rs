@@ -12,13 +12,23 @@ use std::time::Duration;
 
 fn pair(n: usize) -> Vec<Vec<f64>> {
     (0..2)
-        .map(|j| (0..1usize << n).map(|t| (((t * 2654435761 + j * 97) % 1000) as f64 / 100.0).sin() * 3.0).collect())
+        .map(|j| {
+            (0..1usize << n)
+                .map(|t| (((t * 2654435761 + j * 97) % 1000) as f64 / 100.0).sin() * 3.0)
+                .collect()
+        })
         .collect()
 }
 
 fn run(vals: &[Vec<f64>], niter: usize) -> f64 {
     let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-    let opts = GeneralizableOptions { optimizer: Optimizer { niter, ..Optimizer::generalizable() }, ..Default::default() };
+    let opts = GeneralizableOptions {
+        optimizer: Optimizer {
+            niter,
+            ..Optimizer::generalizable()
+        },
+        ..Default::default()
+    };
     decompose_generalizable(&refs, &opts).unwrap().final_loss
 }
 
@@ -27,7 +37,9 @@ fn full_runs(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     for n in [10, 12] {
         let vals = pair(n);
-        g.bench_with_input(BenchmarkId::from_parameter(n), &vals, |b, v| b.iter(|| run(black_box(v), 20000)));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &vals, |b, v| {
+            b.iter(|| run(black_box(v), 20000))
+        });
     }
     g.finish();
 }
@@ -37,7 +49,9 @@ fn per_iteration(c: &mut Criterion) {
     g.sample_size(10);
     for n in [10, 12, 14, 16] {
         let vals = pair(n);
-        g.bench_with_input(BenchmarkId::new("butterfly", n), &vals, |b, v| b.iter(|| run(black_box(v), 100)));
+        g.bench_with_input(BenchmarkId::new("butterfly", n), &vals, |b, v| {
+            b.iter(|| run(black_box(v), 100))
+        });
     }
     for n in [10, 12] {
         let vals = pair(n);
@@ -47,7 +61,10 @@ fn per_iteration(c: &mut Criterion) {
         let eb: Vec<f64> = vals.iter().map(|v| 0.02 * span(v)).collect();
         let gb: Vec<f64> = vals.iter().map(|v| 0.5 * span(v)).collect();
         g.bench_with_input(BenchmarkId::new("dense", n), &vals, |b, v| {
-            b.iter(|| d.optimise(black_box(v), 0.1, &eb, Some(&gb), |_| 1e-7, 100, 0.9).loss)
+            b.iter(|| {
+                d.optimise(black_box(v), 0.1, &eb, Some(&gb), |_| 1e-7, 100, 0.9)
+                    .loss
+            })
         });
     }
     g.finish();

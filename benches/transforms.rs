@@ -7,7 +7,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 
 fn values(n: usize) -> Vec<f64> {
-    (0..1usize << n).map(|t| ((t * 2654435761) % 1000) as f64 / 100.0).collect()
+    (0..1usize << n)
+        .map(|t| ((t * 2654435761) % 1000) as f64 / 100.0)
+        .collect()
 }
 
 fn transforms(c: &mut Criterion) {
@@ -23,7 +25,9 @@ fn transforms(c: &mut Criterion) {
         });
         if n <= 12 {
             let a = dense::and_matrix(n);
-            g.bench_with_input(BenchmarkId::new("and_dense", n), &v, |b, v| b.iter(|| dense::matvec(&a, black_box(v))));
+            g.bench_with_input(BenchmarkId::new("and_dense", n), &v, |b, v| {
+                b.iter(|| dense::matvec(&a, black_box(v)))
+            });
         }
     }
     g.finish();

@@ -11,19 +11,33 @@ use std::time::Instant;
 
 fn pair(n: usize) -> Vec<Vec<f64>> {
     (0..2)
-        .map(|j| (0..1usize << n).map(|t| (((t * 2654435761 + j * 97) % 1000) as f64 / 100.0).sin() * 3.0).collect())
+        .map(|j| {
+            (0..1usize << n)
+                .map(|t| (((t * 2654435761 + j * 97) % 1000) as f64 / 100.0).sin() * 3.0)
+                .collect()
+        })
         .collect()
 }
 
 fn main() {
-    let ns: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let ns = if ns.is_empty() { vec![10, 12, 14, 16] } else { ns };
+    let ns: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let ns = if ns.is_empty() {
+        vec![10, 12, 14, 16]
+    } else {
+        ns
+    };
     println!("| n | butterfly, 20000 iterations (s) | dense, per iteration (ms) | dense, 20000 iterations (s, extrapolated) | ratio |");
     println!("|---|---|---|---|---|");
     for n in ns {
         let vals = pair(n);
         let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-        let opts = GeneralizableOptions { optimizer: Optimizer::generalizable(), ..Default::default() };
+        let opts = GeneralizableOptions {
+            optimizer: Optimizer::generalizable(),
+            ..Default::default()
+        };
         let start = Instant::now();
         let d = decompose_generalizable(&refs, &opts).unwrap();
         let fast = start.elapsed().as_secs_f64();
@@ -38,9 +52,17 @@ fn main() {
             let start = Instant::now();
             dn.optimise(&vals, 0.1, &eb, Some(&gb), |_| 1e-7, iters, 0.9);
             let per = start.elapsed().as_secs_f64() / iters as f64;
-            println!("| {n} | {fast:.3} | {:.2} | {:.0} | {:.0}× |", per * 1e3, per * 20000.0, per * 20000.0 / fast);
+            println!(
+                "| {n} | {fast:.3} | {:.2} | {:.0} | {:.0}× |",
+                per * 1e3,
+                per * 20000.0,
+                per * 20000.0 / fast
+            );
         } else {
-            println!("| {n} | {fast:.3} | — (matrices of {} GiB) | — | — |", (1u64 << (2 * n)) * 8 * 2 >> 30);
+            println!(
+                "| {n} | {fast:.3} | — (matrices of {} GiB) | — | — |",
+                ((1u64 << (2 * n)) * 8 * 2) >> 30
+            );
         }
     }
 }

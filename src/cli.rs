@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::decomposition::{
-    decompose_generalizable_observed, decompose_traditional_observed, Decomposition, GeneralizableOptions,
-    LrSchedule, Optimizer, TraditionalOptions,
+    decompose_generalizable_observed, decompose_traditional_observed, Decomposition,
+    GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
 use crate::export::{read_npy, shapiq_json, write_json, write_npy, MaskOrder, StagedDir};
 use crate::interactions::{Interactions, Kind};
@@ -17,7 +17,11 @@ use crate::transform::{and_interactions, check_values, or_interactions};
 use crate::{demo, metrics, Error, Result};
 
 #[derive(Parser, Debug)]
-#[command(name = "interprim", version, about = "Extract AND/OR interaction primitives of neural networks, and the generalizable ones that several networks share (Chen et al., ICLR 2024).")]
+#[command(
+    name = "interprim",
+    version,
+    about = "Extract AND/OR interaction primitives of neural networks, and the generalizable ones that several networks share (Chen et al., ICLR 2024)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -140,7 +144,9 @@ pub struct ExtractArgs {
 /// Parse the arguments and run; errors come back as one line for `main` to print.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Interactions { values, out, order } => run_interactions(&values, &out, order.into()),
+        Command::Interactions { values, out, order } => {
+            run_interactions(&values, &out, order.into())
+        }
         Command::ExtractValues(args) => run_extract(&args),
         Command::Train(args) => crate::train::run_train_cli(&args),
         Command::Replicate(Replicate::Sentiment(args)) => {
@@ -148,9 +154,22 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::sentiment::print_summary(&summary, &args.out);
             Ok(())
         }
-        Command::Demo { seed, noise, niter, lr, lr_traditional, alpha, json } => {
-            run_demo(seed, noise, niter, (lr, lr_traditional), alpha, json.as_deref())
-        }
+        Command::Demo {
+            seed,
+            noise,
+            niter,
+            lr,
+            lr_traditional,
+            alpha,
+            json,
+        } => run_demo(
+            seed,
+            noise,
+            niter,
+            (lr, lr_traditional),
+            alpha,
+            json.as_deref(),
+        ),
     }
 }
 
@@ -168,16 +187,23 @@ fn run_interactions(values: &Path, out: &Path, order: MaskOrder) -> Result<()> {
     write_npy(&staged.path("and.npy"), &and, order)?;
     write_npy(&staged.path("or.npy"), &or, order)?;
     staged.commit()?;
-    println!("n = {}: wrote {} and {}", v.len().trailing_zeros(), out.join("and.npy").display(), out.join("or.npy").display());
+    println!(
+        "n = {}: wrote {} and {}",
+        v.len().trailing_zeros(),
+        out.join("and.npy").display(),
+        out.join("or.npy").display()
+    );
     Ok(())
 }
 
 fn progress_bar(niter: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(niter as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} iterations, {elapsed} elapsed, ETA {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} iterations, {elapsed} elapsed, ETA {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar
@@ -185,14 +211,18 @@ fn progress_bar(niter: usize, what: &str) -> ProgressBar {
 
 fn schedule(decay: Option<f64>, default: f64) -> LrSchedule {
     match decay.unwrap_or(default) {
-        f if f == 1.0 => LrSchedule::Constant,
+        1.0 => LrSchedule::Constant,
         final_factor => LrSchedule::Geometric { final_factor },
     }
 }
 
 fn run_extract(args: &ExtractArgs) -> Result<()> {
     let order: MaskOrder = args.order.into();
-    let values: Vec<Vec<f64>> = args.values.iter().map(|p| load_values(p, order)).collect::<Result<_>>()?;
+    let values: Vec<Vec<f64>> = args
+        .values
+        .iter()
+        .map(|p| load_values(p, order))
+        .collect::<Result<_>>()?;
     let refs: Vec<&[f64]> = values.iter().map(|v| v.as_slice()).collect();
     let bar = progress_bar(args.niter, "extracting");
     let mut observer = |it: usize, _niter: usize, loss: f64| {
@@ -216,7 +246,14 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
                 schedule: schedule(args.lr_decay, 0.1),
                 ..Optimizer::traditional()
             };
-            decompose_traditional_observed(refs[0], &TraditionalOptions { optimizer, eps_ratio: args.eps_bound }, Some(&mut observer))?
+            decompose_traditional_observed(
+                refs[0],
+                &TraditionalOptions {
+                    optimizer,
+                    eps_ratio: args.eps_bound,
+                },
+                Some(&mut observer),
+            )?
         }
         Mode::Generalizable => {
             let optimizer = Optimizer {
@@ -252,18 +289,34 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_extraction(out: &Path, d: &Decomposition, args: &ExtractArgs, order: MaskOrder, seconds: f64) -> Result<()> {
+fn write_extraction(
+    out: &Path,
+    d: &Decomposition,
+    args: &ExtractArgs,
+    order: MaskOrder,
+    seconds: f64,
+) -> Result<()> {
     let staged = StagedDir::new(out)?;
     for (i, it) in d.interactions.iter().enumerate() {
         let k = i + 1;
         write_npy(&staged.path(&format!("I_and_{k}.npy")), &it.and, order)?;
         write_npy(&staged.path(&format!("I_or_{k}.npy")), &it.or, order)?;
         write_npy(&staged.path(&format!("eps_{k}.npy")), &d.eps[i], order)?;
-        write_npy(&staged.path(&format!("gamma_{k}.npy")), &d.gamma_specific[i], order)?;
+        write_npy(
+            &staged.path(&format!("gamma_{k}.npy")),
+            &d.gamma_specific[i],
+            order,
+        )?;
         if args.shapiq {
             let r = it.reorganised();
-            write_json(&staged.path(&format!("shapiq_and_{k}.json")), &shapiq_json(&r.and, Kind::And)?)?;
-            write_json(&staged.path(&format!("shapiq_or_{k}.json")), &shapiq_json(&r.or, Kind::Or)?)?;
+            write_json(
+                &staged.path(&format!("shapiq_and_{k}.json")),
+                &shapiq_json(&r.and, Kind::And)?,
+            )?;
+            write_json(
+                &staged.path(&format!("shapiq_or_{k}.json")),
+                &shapiq_json(&r.or, Kind::Or)?,
+            )?;
         }
     }
     if let Some(g) = &d.gamma_shared {
@@ -301,44 +354,87 @@ fn describe(it: &crate::Interaction) -> String {
     )
 }
 
-fn run_demo(seed: u64, noise: f64, niter: usize, lrs: (f64, f64), alpha: f64, json: Option<&Path>) -> Result<()> {
+fn run_demo(
+    seed: u64,
+    noise: f64,
+    niter: usize,
+    lrs: (f64, f64),
+    alpha: f64,
+    json: Option<&Path>,
+) -> Result<()> {
     let (lr, lr_traditional) = lrs;
     if !(noise.is_finite() && noise >= 0.0) {
-        return Err(Error::InvalidSetting { name: "noise", value: noise.to_string(), why: "the noise scale must be finite and ≥ 0" });
+        return Err(Error::InvalidSetting {
+            name: "noise",
+            value: noise.to_string(),
+            why: "the noise scale must be finite and ≥ 0",
+        });
     }
     let [a, b] = demo::noisy_models(seed, noise);
     println!("f = x1∧x2∧x3 + x2∧x3 + x3∧x4 + x4∨x5 on x = (1,1,1,1,1), baseline 0.");
     println!("Model A adds 0.6·(x1∧x5), model B adds 0.6·(x2∨x5); both add noise of scale {noise} (seed {seed}).\n");
     let gen_opts = GeneralizableOptions {
-        optimizer: Optimizer { lr, niter, ..Optimizer::generalizable() },
+        optimizer: Optimizer {
+            lr,
+            niter,
+            ..Optimizer::generalizable()
+        },
         alpha,
         ..Default::default()
     };
-    let trad_opts = TraditionalOptions { optimizer: Optimizer { lr: lr_traditional, niter, ..Optimizer::traditional() },
+    let trad_opts = TraditionalOptions {
+        optimizer: Optimizer {
+            lr: lr_traditional,
+            niter,
+            ..Optimizer::traditional()
+        },
         ..Default::default()
     };
     let start = Instant::now();
     let gen = crate::decomposition::decompose_generalizable(&[&a, &b], &gen_opts)?;
     let gen_secs = start.elapsed().as_secs_f64();
-    let trad: Vec<Decomposition> =
-        [&a, &b].iter().map(|v| crate::decomposition::decompose_traditional(v, &trad_opts)).collect::<Result<_>>()?;
+    let trad: Vec<Decomposition> = [&a, &b]
+        .iter()
+        .map(|v| crate::decomposition::decompose_traditional(v, &trad_opts))
+        .collect::<Result<_>>()?;
     let gen_r = gen.reorganised();
     let trad_r: Vec<Interactions> = trad.iter().map(|d| d.reorganised().remove(0)).collect();
     let mut report = serde_json::Map::new();
-    for (label, sets) in [("generalizable", gen_r.iter().collect::<Vec<_>>()), ("traditional", trad_r.iter().collect())] {
-        let taus: Vec<f64> = sets.iter().map(|s| metrics::SALIENCE_RATIO * s.max_abs()).collect();
+    for (label, sets) in [
+        ("generalizable", gen_r.iter().collect::<Vec<_>>()),
+        ("traditional", trad_r.iter().collect()),
+    ] {
+        let taus: Vec<f64> = sets
+            .iter()
+            .map(|s| metrics::SALIENCE_RATIO * s.max_abs())
+            .collect();
         println!("== {label} extraction: salient primitives (|I| > 0.05·max) ==");
-        let salient: Vec<Vec<crate::Interaction>> = sets.iter().zip(&taus).map(|(s, &t)| s.salient(t)).collect();
+        let salient: Vec<Vec<crate::Interaction>> =
+            sets.iter().zip(&taus).map(|(s, &t)| s.salient(t)).collect();
         let key = |i: &crate::Interaction| (i.kind, i.coalition);
-        let shared: Vec<_> = salient[0].iter().filter(|i| salient[1].iter().any(|j| key(j) == key(i))).collect();
+        let shared: Vec<_> = salient[0]
+            .iter()
+            .filter(|i| salient[1].iter().any(|j| key(j) == key(i)))
+            .collect();
         println!("shared by both models ({}):", shared.len());
         for it in &shared {
-            let other = salient[1].iter().find(|j| key(j) == key(it)).expect("filtered above");
+            let other = salient[1]
+                .iter()
+                .find(|j| key(j) == key(it))
+                .expect("filtered above");
             println!("  {}   (model B {:+.3})", describe(it), other.effect);
         }
         for (name, (sal, set)) in ["A", "B"].iter().zip(salient.iter().zip(&sets)) {
-            let own: Vec<_> = sal.iter().filter(|i| !shared.iter().any(|s| key(s) == key(i))).collect();
-            println!("distinctive to model {name} ({} of {} salient, {} nonzero):", own.len(), sal.len(), set.iter().filter(|i| i.effect.abs() > 1e-9).count());
+            let own: Vec<_> = sal
+                .iter()
+                .filter(|i| !shared.iter().any(|s| key(s) == key(i)))
+                .collect();
+            println!(
+                "distinctive to model {name} ({} of {} salient, {} nonzero):",
+                own.len(),
+                sal.len(),
+                set.iter().filter(|i| i.effect.abs() > 1e-9).count()
+            );
             for it in own {
                 println!("  {}", describe(it));
             }
@@ -355,7 +451,10 @@ fn run_demo(seed: u64, noise: f64, niter: usize, lrs: (f64, f64), alpha: f64, js
             }),
         );
     }
-    println!("generalizable extraction: {niter} iterations in {gen_secs:.3} s; loss {:.4} → {:.4}", gen.initial_loss, gen.final_loss);
+    println!(
+        "generalizable extraction: {niter} iterations in {gen_secs:.3} s; loss {:.4} → {:.4}",
+        gen.initial_loss, gen.final_loss
+    );
     if let Some(path) = json {
         report.insert("seed".into(), seed.into());
         report.insert("noise".into(), noise.into());

@@ -7,7 +7,9 @@ use std::fmt;
 pub const MAX_PLAYERS: usize = 24;
 
 /// A set of players, bit i = player i.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Coalition(pub u32);
 
@@ -76,7 +78,11 @@ impl Coalition {
         let mut next = Some(0u32);
         std::iter::from_fn(move || {
             let cur = next?;
-            next = if cur == full { None } else { Some((cur.wrapping_sub(full)) & full) };
+            next = if cur == full {
+                None
+            } else {
+                Some((cur.wrapping_sub(full)) & full)
+            };
             Some(Coalition(cur))
         })
     }
@@ -96,7 +102,10 @@ impl Coalition {
 
     /// Format with player names, e.g. `{black, dog}`; ∅ for the empty set.
     pub fn display_with<'a, S: AsRef<str>>(self, names: &'a [S]) -> CoalitionDisplay<'a, S> {
-        CoalitionDisplay { coalition: self, names }
+        CoalitionDisplay {
+            coalition: self,
+            names,
+        }
     }
 }
 
@@ -154,7 +163,10 @@ pub fn players_for_len(len: usize) -> crate::Result<usize> {
     }
     let n = len.trailing_zeros() as usize;
     if n > MAX_PLAYERS {
-        return Err(crate::Error::TooManyPlayers { n, max: MAX_PLAYERS });
+        return Err(crate::Error::TooManyPlayers {
+            n,
+            max: MAX_PLAYERS,
+        });
     }
     Ok(n)
 }
@@ -200,8 +212,17 @@ mod tests {
     fn lengths_are_checked() {
         assert_eq!(players_for_len(1024).unwrap(), 10);
         assert_eq!(players_for_len(1).unwrap(), 0);
-        assert!(matches!(players_for_len(1000), Err(crate::Error::NotPowerOfTwo { .. })));
-        assert!(matches!(players_for_len(0), Err(crate::Error::NotPowerOfTwo { .. })));
-        assert!(matches!(players_for_len(1 << 25), Err(crate::Error::TooManyPlayers { .. })));
+        assert!(matches!(
+            players_for_len(1000),
+            Err(crate::Error::NotPowerOfTwo { .. })
+        ));
+        assert!(matches!(
+            players_for_len(0),
+            Err(crate::Error::NotPowerOfTwo { .. })
+        ));
+        assert!(matches!(
+            players_for_len(1 << 25),
+            Err(crate::Error::TooManyPlayers { .. })
+        ));
     }
 }

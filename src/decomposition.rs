@@ -60,7 +60,11 @@ impl Optimizer {
 
     /// The reference for generalizable extraction (SPEC §3.2): constant lr 1e-7, 20000 steps.
     pub fn generalizable() -> Self {
-        Optimizer { lr: 1e-7, schedule: LrSchedule::Constant, ..Self::traditional() }
+        Optimizer {
+            lr: 1e-7,
+            schedule: LrSchedule::Constant,
+            ..Self::traditional()
+        }
     }
 
     /// The learning rate of step `it` (0-based).
@@ -78,7 +82,13 @@ impl Optimizer {
     }
 
     fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, why| Err(Error::InvalidSetting { name, value: value.to_string(), why });
+        let bad = |name, value: f64, why| {
+            Err(Error::InvalidSetting {
+                name,
+                value: value.to_string(),
+                why,
+            })
+        };
         if !(self.lr.is_finite() && self.lr >= 0.0) {
             return bad("lr", self.lr, "the learning rate must be finite and ≥ 0");
         }
@@ -87,7 +97,11 @@ impl Optimizer {
         }
         if let LrSchedule::Geometric { final_factor } = self.schedule {
             if !(final_factor.is_finite() && final_factor > 0.0) {
-                return bad("final_factor", final_factor, "the decay factor must be finite and > 0");
+                return bad(
+                    "final_factor",
+                    final_factor,
+                    "the decay factor must be finite and > 0",
+                );
             }
         }
         Ok(())
@@ -104,7 +118,10 @@ pub struct TraditionalOptions {
 
 impl Default for TraditionalOptions {
     fn default() -> Self {
-        TraditionalOptions { optimizer: Optimizer::traditional(), eps_ratio: 0.02 }
+        TraditionalOptions {
+            optimizer: Optimizer::traditional(),
+            eps_ratio: 0.02,
+        }
     }
 }
 
@@ -137,18 +154,27 @@ impl Default for GeneralizableOptions {
 /// τ_γ^(i) = ratio·E_x |v^(i)(x_N) − v^(i)(x_∅)| for each model i, from `samples[s][i]` = the
 /// value vector of model i on sample s ([ours]: absolute differences, SPEC §3.2).
 pub fn gamma_bounds_over_samples(samples: &[Vec<&[f64]>], ratio: f64) -> Result<Vec<f64>> {
-    let m = samples.first().map(|s| s.len()).ok_or_else(|| Error::Invalid("no samples given".into()))?;
+    let m = samples
+        .first()
+        .map(|s| s.len())
+        .ok_or_else(|| Error::Invalid("no samples given".into()))?;
     let mut sums = vec![0.0; m];
     for s in samples {
         if s.len() != m {
-            return Err(Error::WrongModelCount(format!("a sample has {} models, another {m}", s.len())));
+            return Err(Error::WrongModelCount(format!(
+                "a sample has {} models, another {m}",
+                s.len()
+            )));
         }
         for (sum, v) in sums.iter_mut().zip(s) {
             check_values(v, "a value vector")?;
             *sum += span(v);
         }
     }
-    Ok(sums.into_iter().map(|x| ratio * x / samples.len() as f64).collect())
+    Ok(sums
+        .into_iter()
+        .map(|x| ratio * x / samples.len() as f64)
+        .collect())
 }
 
 /// |v(x_N) − v(x_∅)|.
@@ -174,16 +200,26 @@ impl Params {
         Params {
             eps: vec![vec![0.0; len]; m],
             gamma_shared: vec![0.0; len],
-            gamma_specific: if specific { vec![vec![0.0; len]; m] } else { Vec::new() },
+            gamma_specific: if specific {
+                vec![vec![0.0; len]; m]
+            } else {
+                Vec::new()
+            },
         }
     }
 
     fn arrays_mut(&mut self) -> impl Iterator<Item = &mut Vec<f64>> {
-        self.eps.iter_mut().chain(std::iter::once(&mut self.gamma_shared)).chain(self.gamma_specific.iter_mut())
+        self.eps
+            .iter_mut()
+            .chain(std::iter::once(&mut self.gamma_shared))
+            .chain(self.gamma_specific.iter_mut())
     }
 
     fn arrays(&self) -> impl Iterator<Item = &Vec<f64>> {
-        self.eps.iter().chain(std::iter::once(&self.gamma_shared)).chain(self.gamma_specific.iter())
+        self.eps
+            .iter()
+            .chain(std::iter::once(&self.gamma_shared))
+            .chain(self.gamma_specific.iter())
     }
 }
 
@@ -240,7 +276,14 @@ fn sum_abs(x: &[f64]) -> f64 {
 /// first `len` coalitions of each array; with `grads`, writes the subgradient: α·sign(x_j), plus
 /// (1 − α)·sign for the first model of largest magnitude (as torch.max picks).
 #[inline(always)]
-fn kind_loss(xs: &[Vec<f64>], len: usize, alpha: f64, best_abs: &mut [f64], best: &mut [u32], grads: Option<&mut [Vec<f64>]>) -> f64 {
+fn kind_loss(
+    xs: &[Vec<f64>],
+    len: usize,
+    alpha: f64,
+    best_abs: &mut [f64],
+    best: &mut [u32],
+    grads: Option<&mut [Vec<f64>]>,
+) -> f64 {
     let (best_abs, best) = (&mut best_abs[..len], &mut best[..len]);
     let mut l1 = 0.0;
     for (j, x) in xs.iter().enumerate() {
@@ -276,11 +319,16 @@ fn kind_loss(xs: &[Vec<f64>], len: usize, alpha: f64, best_abs: &mut [f64], best
 impl Objective {
     /// Check the value vectors (same length 2^n, finite) and α ∈ [0, 1].
     pub fn new(values: &[&[f64]], alpha: f64) -> Result<Self> {
-        let first = values.first().ok_or_else(|| Error::WrongModelCount("no value vectors given".into()))?;
+        let first = values
+            .first()
+            .ok_or_else(|| Error::WrongModelCount("no value vectors given".into()))?;
         let n = players_for_len(first.len())?;
         for (i, v) in values.iter().enumerate() {
             if v.len() != first.len() {
-                return Err(Error::MismatchedLengths { first: first.len(), other: v.len() });
+                return Err(Error::MismatchedLengths {
+                    first: first.len(),
+                    other: v.len(),
+                });
             }
             check_values(v, &format!("model {}", i + 1))?;
         }
@@ -355,7 +403,11 @@ impl Objective {
             .map(|j| {
                 let mut or: Vec<f64> = self.or[j].iter().rev().map(|x| -x).collect();
                 or[0] = self.or_empty[j];
-                Interactions { n: self.n, and: self.and[j].clone(), or }
+                Interactions {
+                    n: self.n,
+                    and: self.and[j].clone(),
+                    or,
+                }
             })
             .collect()
     }
@@ -373,10 +425,23 @@ impl Objective {
     #[inline(always)]
     fn loss_and_seed(&mut self, seed: bool) -> f64 {
         let (len, alpha) = (1usize << self.n, self.alpha);
-        let mut loss =
-            kind_loss(&self.and, len, alpha, &mut self.best_abs, &mut self.best, seed.then_some(&mut self.g_and[..]));
+        let mut loss = kind_loss(
+            &self.and,
+            len,
+            alpha,
+            &mut self.best_abs,
+            &mut self.best,
+            seed.then_some(&mut self.g_and[..]),
+        );
         // OR: position N∖S for S ≠ ∅ is 0..len-1; position len-1 (S = ∅) is replaced by or_empty.
-        loss += kind_loss(&self.or, len - 1, alpha, &mut self.best_abs, &mut self.best, seed.then_some(&mut self.g_or[..]));
+        loss += kind_loss(
+            &self.or,
+            len - 1,
+            alpha,
+            &mut self.best_abs,
+            &mut self.best,
+            seed.then_some(&mut self.g_or[..]),
+        );
         // I_or(∅) of the m models: a single coalition, done inline.
         let (mut best, mut best_abs, mut l1) = (0, -1.0f64, 0.0);
         for (j, x) in self.or_empty.iter().enumerate() {
@@ -413,7 +478,11 @@ impl Objective {
             go[0] += self.or_empty_grad[j];
             let spec = g.gamma_specific.get_mut(j);
             let (ge, gs) = (&mut g.eps[j], &mut g.gamma_shared);
-            for ((e, s), (a, o)) in ge.iter_mut().zip(gs.iter_mut()).zip(ga.iter().zip(go.iter())) {
+            for ((e, s), (a, o)) in ge
+                .iter_mut()
+                .zip(gs.iter_mut())
+                .zip(ga.iter().zip(go.iter()))
+            {
                 *e = 0.5 * (a + o);
                 *s += a - o;
             }
@@ -464,7 +533,10 @@ impl Decomposition {
 
     /// Interactions with every OR term of order ≤ 1 moved into AND (the authors' presentation).
     pub fn reorganised(&self) -> Vec<Interactions> {
-        self.interactions.iter().map(Interactions::reorganised).collect()
+        self.interactions
+            .iter()
+            .map(Interactions::reorganised)
+            .collect()
     }
 
     /// γ^(i) = γ̄ + γ̂^(i) of model i.
@@ -485,7 +557,12 @@ fn check_memory(n: usize, m: usize, opt: &Optimizer) -> Result<()> {
     let need = (1u64 << n) * 8 * (12 * m as u64 + 3);
     let need_mib = need.div_ceil(1 << 20);
     if need_mib > opt.memory_limit_mib {
-        return Err(Error::OutOfMemoryBudget { n, models: m, need_mib, limit_mib: opt.memory_limit_mib });
+        return Err(Error::OutOfMemoryBudget {
+            n,
+            models: m,
+            need_mib,
+            limit_mib: opt.memory_limit_mib,
+        });
     }
     Ok(())
 }
@@ -573,12 +650,19 @@ fn optimise_generic(
             }
         }
         let last = it + 1 == opt.niter;
-        loss = if last { objective.loss(&p) } else { objective.loss_and_gradient(&p, &mut g) };
+        loss = if last {
+            objective.loss(&p)
+        } else {
+            objective.loss_and_gradient(&p, &mut g)
+        };
         if it == 0 {
             initial = loss;
         }
         if it % every == 0 || last {
-            trajectory.push(LossPoint { iteration: it, loss });
+            trajectory.push(LossPoint {
+                iteration: it,
+                loss,
+            });
             if let Some(obs) = observer.as_mut() {
                 obs(it, opt.niter, loss);
             }
@@ -606,7 +690,11 @@ fn check_ratio(name: &'static str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(Error::InvalidSetting { name, value: x.to_string(), why: "a bound must be finite and ≥ 0" })
+        Err(Error::InvalidSetting {
+            name,
+            value: x.to_string(),
+            why: "a bound must be finite and ≥ 0",
+        })
     }
 }
 
@@ -626,7 +714,8 @@ pub fn decompose_traditional_observed(
     let mut objective = Objective::new(&[v], 1.0)?;
     check_memory(objective.n, 1, &opts.optimizer)?;
     let eps_bounds = vec![opts.eps_ratio * span(v)];
-    let (p, trajectory, initial, final_loss) = optimise(&mut objective, &eps_bounds, None, &opts.optimizer, observer);
+    let (p, trajectory, initial, final_loss) =
+        optimise(&mut objective, &eps_bounds, None, &opts.optimizer, observer);
     let interactions = objective.interactions(&p);
     Ok(Decomposition {
         n: objective.n,
@@ -646,7 +735,10 @@ pub fn decompose_traditional_observed(
 
 /// Generalizable extraction for m ≥ 2 models (paper Eq. 5-6): a shared γ̄ plus a bounded γ̂ per
 /// model, so that the models' interactions are sparse and, where possible, the same.
-pub fn decompose_generalizable(values: &[&[f64]], opts: &GeneralizableOptions) -> Result<Decomposition> {
+pub fn decompose_generalizable(
+    values: &[&[f64]],
+    opts: &GeneralizableOptions,
+) -> Result<Decomposition> {
     decompose_generalizable_observed(values, opts, None)
 }
 
@@ -671,7 +763,10 @@ pub fn decompose_generalizable_observed(
     let eps_bounds: Vec<f64> = values.iter().map(|v| opts.eps_ratio * span(v)).collect();
     let gamma_bounds = match &opts.gamma_bounds {
         Some(b) if b.len() != m => {
-            return Err(Error::WrongModelCount(format!("{} γ̂ bounds given for {m} models", b.len())));
+            return Err(Error::WrongModelCount(format!(
+                "{} γ̂ bounds given for {m} models",
+                b.len()
+            )));
         }
         Some(b) => {
             for &x in b {
@@ -681,8 +776,13 @@ pub fn decompose_generalizable_observed(
         }
         None => values.iter().map(|v| opts.gamma_ratio * span(v)).collect(),
     };
-    let (p, trajectory, initial, final_loss) =
-        optimise(&mut objective, &eps_bounds, Some(&gamma_bounds), &opts.optimizer, observer);
+    let (p, trajectory, initial, final_loss) = optimise(
+        &mut objective,
+        &eps_bounds,
+        Some(&gamma_bounds),
+        &opts.optimizer,
+        observer,
+    );
     let interactions = objective.interactions(&p);
     Ok(Decomposition {
         n: objective.n,
@@ -706,7 +806,10 @@ mod tests {
 
     #[test]
     fn geometric_schedule_spans_one_decade() {
-        let o = Optimizer { niter: 11, ..Optimizer::traditional() };
+        let o = Optimizer {
+            niter: 11,
+            ..Optimizer::traditional()
+        };
         assert!((o.lr_at(0) - 1e-6).abs() < 1e-18);
         assert!((o.lr_at(10) - 1e-7).abs() < 1e-19);
         assert!((o.lr_at(5) - 1e-6 * 0.1f64.sqrt()).abs() < 1e-18);
@@ -725,13 +828,25 @@ mod tests {
     fn rejects_bad_settings() {
         let v = vec![0.0, 1.0, 2.0, 4.0];
         assert!(decompose_generalizable(&[&v], &GeneralizableOptions::default()).is_err());
-        let opts = GeneralizableOptions { alpha: 1.5, ..Default::default() };
-        assert!(matches!(decompose_generalizable(&[&v, &v], &opts), Err(Error::InvalidSetting { .. })));
+        let opts = GeneralizableOptions {
+            alpha: 1.5,
+            ..Default::default()
+        };
+        assert!(matches!(
+            decompose_generalizable(&[&v, &v], &opts),
+            Err(Error::InvalidSetting { .. })
+        ));
         let mut opts = TraditionalOptions::default();
         opts.optimizer.momentum = 1.0;
         assert!(decompose_traditional(&v, &opts).is_err());
-        let opts = GeneralizableOptions { gamma_bounds: Some(vec![1.0]), ..Default::default() };
-        assert!(matches!(decompose_generalizable(&[&v, &v], &opts), Err(Error::WrongModelCount(_))));
+        let opts = GeneralizableOptions {
+            gamma_bounds: Some(vec![1.0]),
+            ..Default::default()
+        };
+        assert!(matches!(
+            decompose_generalizable(&[&v, &v], &opts),
+            Err(Error::WrongModelCount(_))
+        ));
         let short = vec![0.0, 1.0];
         assert!(matches!(
             decompose_generalizable(&[&v, &short], &GeneralizableOptions::default()),

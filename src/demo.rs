@@ -34,11 +34,23 @@ pub fn noisy_models(seed: u64, noise: f64) -> [Vec<f64>; 2] {
     };
     let mut a: Vec<f64> = Coalition::all(5)
         .zip(&base)
-        .map(|(t, &v)| v + if t.contains(0) && t.contains(4) { 0.6 } else { 0.0 })
+        .map(|(t, &v)| {
+            v + if t.contains(0) && t.contains(4) {
+                0.6
+            } else {
+                0.0
+            }
+        })
         .collect();
     let mut b: Vec<f64> = Coalition::all(5)
         .zip(&base)
-        .map(|(t, &v)| v + if t.contains(1) || t.contains(4) { 0.6 } else { 0.0 })
+        .map(|(t, &v)| {
+            v + if t.contains(1) || t.contains(4) {
+                0.6
+            } else {
+                0.0
+            }
+        })
         .collect();
     jitter(&mut a);
     jitter(&mut b);

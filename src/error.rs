@@ -14,10 +14,19 @@ pub enum Error {
     TooManyPlayers { n: usize, max: usize },
     /// The computation would need more memory than allowed.
     #[error("n = {n} with {models} model(s) needs about {need_mib} MiB, over the limit of {limit_mib} MiB; select fewer players or raise the limit")]
-    OutOfMemoryBudget { n: usize, models: usize, need_mib: u64, limit_mib: u64 },
+    OutOfMemoryBudget {
+        n: usize,
+        models: usize,
+        need_mib: u64,
+        limit_mib: u64,
+    },
     /// NaN or infinity in a value vector (e.g. a model produced NaN).
     #[error("value v(x_T) for coalition mask {mask} of {what} is {value}: values must be finite (check the model output and the target label)")]
-    NonFinite { what: String, mask: usize, value: f64 },
+    NonFinite {
+        what: String,
+        mask: usize,
+        value: f64,
+    },
     /// Models of one joint extraction disagree on n.
     #[error("models disagree on the number of coalitions: {first} vs {other}; all value vectors of a joint extraction must come from the same players")]
     MismatchedLengths { first: usize, other: usize },
@@ -26,13 +35,20 @@ pub enum Error {
     WrongModelCount(String),
     /// An optimiser setting out of range.
     #[error("invalid setting {name} = {value}: {why}")]
-    InvalidSetting { name: &'static str, value: String, why: &'static str },
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
     /// A player index or name that does not exist.
     #[error("{0}")]
     InvalidPlayers(String),
     /// File-system failure, with the path.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A file that exists but cannot be parsed.
     #[error("{path}: {why}")]
     BadFile { path: PathBuf, why: String },
@@ -50,6 +66,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Attach a path to an I/O error.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -46,10 +46,19 @@ pub fn from_order(v: &[f64], order: MaskOrder) -> Result<Vec<f64>> {
 
 /// Write `bytes` to `path` atomically: a sibling temporary file, flushed, then renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -74,7 +83,11 @@ pub fn npy_bytes(v: &[f64]) -> Result<Vec<u8>> {
 
 /// Write a 1-D f64 .npy file atomically, in the given mask order.
 pub fn write_npy(path: &Path, v: &[f64], order: MaskOrder) -> Result<()> {
-    let data = if players_for_len(v.len()).is_ok() { to_order(v, order)? } else { v.to_vec() };
+    let data = if players_for_len(v.len()).is_ok() {
+        to_order(v, order)?
+    } else {
+        v.to_vec()
+    };
     write_atomic(path, &npy_bytes(&data)?)
 }
 
@@ -83,12 +96,24 @@ pub fn write_npy(path: &Path, v: &[f64], order: MaskOrder) -> Result<()> {
 fn npy_declared_len(path: &Path) -> Result<Option<u64>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(4096);
-    fs::File::open(path).map_err(|e| Error::io(path, e))?.take(4096).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    fs::File::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8_lossy(&head);
-    let Some(start) = text.find("'shape': (") else { return Ok(None) };
+    let Some(start) = text.find("'shape': (") else {
+        return Ok(None);
+    };
     let rest = &text[start + "'shape': (".len()..];
-    let Some(end) = rest.find(')') else { return Ok(None) };
-    let dims: Vec<&str> = rest[..end].split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    let Some(end) = rest.find(')') else {
+        return Ok(None);
+    };
+    let dims: Vec<&str> = rest[..end]
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
     Ok(match dims.as_slice() {
         [one] => one.parse().ok(),
         _ => None,
@@ -97,11 +122,17 @@ fn npy_declared_len(path: &Path) -> Result<Option<u64>> {
 
 /// Read a 1-D .npy vector of f64 or f32 (little or big endian).
 pub fn read_npy(path: &Path) -> Result<Vec<f64>> {
-    let bad = |why: String| Error::BadFile { path: path.to_path_buf(), why };
+    let bad = |why: String| Error::BadFile {
+        path: path.to_path_buf(),
+        why,
+    };
     if let Some(len) = npy_declared_len(path)? {
         if len > 1 << crate::MAX_PLAYERS {
             let n = 64 - (len - 1).leading_zeros() as usize;
-            return Err(Error::TooManyPlayers { n, max: crate::MAX_PLAYERS });
+            return Err(Error::TooManyPlayers {
+                n,
+                max: crate::MAX_PLAYERS,
+            });
         }
     }
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -109,25 +140,31 @@ pub fn read_npy(path: &Path) -> Result<Vec<f64>> {
         Ok(a) => Ok(a.to_vec()),
         Err(ReadNpyError::WrongDescriptor(_)) => match Array1::<f32>::read_npy(&bytes[..]) {
             Ok(a) => Ok(a.iter().map(|&x| x as f64).collect()),
-            Err(e) => Err(bad(format!("expected a 1-D array of float64 or float32: {e}"))),
+            Err(e) => Err(bad(format!(
+                "expected a 1-D array of float64 or float32: {e}"
+            ))),
         },
-        Err(ReadNpyError::WrongNdim(_, got)) => {
-            Err(bad(format!("expected a 1-D array (one value per coalition), got {got} dimensions")))
-        }
+        Err(ReadNpyError::WrongNdim(_, got)) => Err(bad(format!(
+            "expected a 1-D array (one value per coalition), got {got} dimensions"
+        ))),
         Err(e) => Err(bad(format!("not a readable .npy file: {e}"))),
     }
 }
 
 /// Write any serialisable value as pretty JSON, atomically.
 pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Invalid(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Invalid(format!("cannot encode JSON: {e}")))?;
     write_atomic(path, text.as_bytes())
 }
 
 /// Read a JSON file into a value.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::BadFile { path: path.to_path_buf(), why: format!("invalid JSON: {e}") })
+    serde_json::from_str(&text).map_err(|e| Error::BadFile {
+        path: path.to_path_buf(),
+        why: format!("invalid JSON: {e}"),
+    })
 }
 
 /// One kind of interactions in the layout of shapiq's `InteractionValues.to_dict()`: `values`
@@ -145,7 +182,11 @@ pub fn shapiq_json(values: &[f64], kind: Kind) -> Result<serde_json::Value> {
     let mut lookup = serde_json::Map::new();
     let mut vals = Vec::with_capacity(values.len());
     for (pos, c) in coalitions.iter().enumerate() {
-        let key = c.players().map(|p| p.to_string()).collect::<Vec<_>>().join(",");
+        let key = c
+            .players()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         lookup.insert(key, pos.into());
         vals.push(values[c.mask()]);
     }
@@ -166,24 +207,41 @@ pub fn shapiq_json(values: &[f64], kind: Kind) -> Result<serde_json::Value> {
 /// Read back a shapiq-layout JSON written by [`shapiq_json`] into a mask-ordered vector.
 pub fn from_shapiq_json(value: &serde_json::Value) -> Result<Vec<f64>> {
     let bad = |why: &str| Error::Invalid(format!("not an InteractionValues JSON: {why}"));
-    let n = value["n_players"].as_u64().ok_or_else(|| bad("no n_players"))? as usize;
+    let n = value["n_players"]
+        .as_u64()
+        .ok_or_else(|| bad("no n_players"))? as usize;
     if n > crate::MAX_PLAYERS {
-        return Err(Error::TooManyPlayers { n, max: crate::MAX_PLAYERS });
+        return Err(Error::TooManyPlayers {
+            n,
+            max: crate::MAX_PLAYERS,
+        });
     }
-    let vals = value["values"].as_array().ok_or_else(|| bad("no values list"))?;
-    let lookup = value["interaction_lookup"].as_object().ok_or_else(|| bad("no interaction_lookup"))?;
+    let vals = value["values"]
+        .as_array()
+        .ok_or_else(|| bad("no values list"))?;
+    let lookup = value["interaction_lookup"]
+        .as_object()
+        .ok_or_else(|| bad("no interaction_lookup"))?;
     let mut out = vec![0.0; 1 << n];
     for (key, pos) in lookup {
         let mut mask = 0u32;
         for p in key.split(',').filter(|s| !s.is_empty()) {
-            let p: usize = p.trim().parse().map_err(|_| bad("a lookup key is not a player tuple"))?;
+            let p: usize = p
+                .trim()
+                .parse()
+                .map_err(|_| bad("a lookup key is not a player tuple"))?;
             if p >= n {
                 return Err(bad("a player index is out of range"));
             }
             mask |= 1 << p;
         }
-        let pos = pos.as_u64().ok_or_else(|| bad("a lookup position is not an integer"))? as usize;
-        out[mask as usize] = vals.get(pos).and_then(|v| v.as_f64()).ok_or_else(|| bad("a position has no value"))?;
+        let pos = pos
+            .as_u64()
+            .ok_or_else(|| bad("a lookup position is not an integer"))? as usize;
+        out[mask as usize] = vals
+            .get(pos)
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| bad("a position has no value"))?;
     }
     Ok(out)
 }
@@ -198,15 +256,28 @@ pub struct StagedDir {
 
 impl StagedDir {
     pub fn new(target: &Path) -> Result<Self> {
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let name = target.file_name().ok_or_else(|| Error::Invalid(format!("{} is not a directory path", target.display())))?;
-        let staging = parent.join(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id()));
+        let name = target.file_name().ok_or_else(|| {
+            Error::Invalid(format!("{} is not a directory path", target.display()))
+        })?;
+        let staging = parent.join(format!(
+            ".{}.partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         }
         fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
-        Ok(StagedDir { target: target.to_path_buf(), staging, committed: false })
+        Ok(StagedDir {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
     }
 
     /// Where to write a file of the future directory.
@@ -260,9 +331,14 @@ mod tests {
         let p = dir.path().join("bad.npy");
         fs::write(&p, b"not numpy").unwrap();
         assert!(matches!(read_npy(&p), Err(Error::BadFile { .. })));
-        assert!(matches!(read_npy(&dir.path().join("missing.npy")), Err(Error::Io { .. })));
+        assert!(matches!(
+            read_npy(&dir.path().join("missing.npy")),
+            Err(Error::Io { .. })
+        ));
         let mut f32s = Vec::new();
-        Array1::from(vec![1.5f32, 2.5]).write_npy(&mut f32s).unwrap();
+        Array1::from(vec![1.5f32, 2.5])
+            .write_npy(&mut f32s)
+            .unwrap();
         fs::write(&p, f32s).unwrap();
         assert_eq!(read_npy(&p).unwrap(), vec![1.5, 2.5]);
     }

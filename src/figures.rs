@@ -48,9 +48,16 @@ pub fn sparsity_plot(title: &str, series: &[(&str, &[f64])]) -> Plot {
     for (name, sorted) in series {
         let (ranks, values) = subsample_curve(sorted);
         // zero strengths cannot be drawn on a log axis
-        let (ranks, values): (Vec<usize>, Vec<f64>) = ranks.into_iter().zip(values).filter(|(_, v)| *v > 0.0).unzip();
+        let (ranks, values): (Vec<usize>, Vec<f64>) = ranks
+            .into_iter()
+            .zip(values)
+            .filter(|(_, v)| *v > 0.0)
+            .unzip();
         let color = method_color(name);
-        let count = sorted.iter().filter(|x| **x > SALIENCE_RATIO * sorted.first().copied().unwrap_or(0.0)).count();
+        let count = sorted
+            .iter()
+            .filter(|x| **x > SALIENCE_RATIO * sorted.first().copied().unwrap_or(0.0))
+            .count();
         plot.add_trace(
             Scatter::new(ranks, values)
                 .mode(Mode::Lines)
@@ -70,15 +77,25 @@ pub fn sparsity_plot(title: &str, series: &[(&str, &[f64])]) -> Plot {
     plot.set_layout(
         Layout::new()
             .title(Title::with_text(title))
-            .x_axis(Axis::new().title(Title::with_text("rank of the interaction (all samples, AND and OR)")))
-            .y_axis(Axis::new().title(Title::with_text("strength |I(S)|")).type_(AxisType::Log))
+            .x_axis(Axis::new().title(Title::with_text(
+                "rank of the interaction (all samples, AND and OR)",
+            )))
+            .y_axis(
+                Axis::new()
+                    .title(Title::with_text("strength |I(S)|"))
+                    .type_(AxisType::Log),
+            )
             .height(420),
     );
     plot
 }
 
 /// Fig. 3: generalization power against k, one series per method; `kind` picks s_and or s_or.
-pub fn generalization_plot(title: &str, kind_or: bool, curves: &[(&str, &GeneralizationCurve)]) -> Plot {
+pub fn generalization_plot(
+    title: &str,
+    kind_or: bool,
+    curves: &[(&str, &GeneralizationCurve)],
+) -> Plot {
     let mut plot = Plot::new();
     for (name, c) in curves {
         let ys = if kind_or { &c.s_or } else { &c.s_and };
@@ -95,7 +112,11 @@ pub fn generalization_plot(title: &str, kind_or: bool, curves: &[(&str, &General
         Layout::new()
             .title(Title::with_text(title))
             .x_axis(Axis::new().title(Title::with_text("k (top-k interactions of each model)")))
-            .y_axis(Axis::new().title(Title::with_text(label)).range(vec![0.0, 1.0]))
+            .y_axis(
+                Axis::new()
+                    .title(Title::with_text(label))
+                    .range(vec![0.0, 1.0]),
+            )
             .height(380),
     );
     plot
@@ -106,14 +127,30 @@ pub fn generalization_plot(title: &str, kind_or: bool, curves: &[(&str, &General
 pub fn order_plot(title: &str, sums: &[OrderSums]) -> Plot {
     let orders: Vec<usize> = sums.iter().map(|s| s.order).collect();
     let bars = [
-        ("all +", sums.iter().map(|s| s.all_pos).collect::<Vec<_>>(), "#9ECAE1"),
+        (
+            "all +",
+            sums.iter().map(|s| s.all_pos).collect::<Vec<_>>(),
+            "#9ECAE1",
+        ),
         ("all −", sums.iter().map(|s| s.all_neg).collect(), "#FDD0A2"),
-        ("shared +", sums.iter().map(|s| s.shared_pos).collect(), COLOR_AND),
-        ("shared −", sums.iter().map(|s| s.shared_neg).collect(), COLOR_OR),
+        (
+            "shared +",
+            sums.iter().map(|s| s.shared_pos).collect(),
+            COLOR_AND,
+        ),
+        (
+            "shared −",
+            sums.iter().map(|s| s.shared_neg).collect(),
+            COLOR_OR,
+        ),
     ];
     let mut plot = Plot::new();
     for (name, ys, color) in bars {
-        plot.add_trace(Bar::new(orders.clone(), ys).name(name).marker(Marker::new().color(color)));
+        plot.add_trace(
+            Bar::new(orders.clone(), ys)
+                .name(name)
+                .marker(Marker::new().color(color)),
+        );
     }
     plot.set_layout(
         Layout::new()
@@ -134,10 +171,13 @@ pub fn matching_plot(title: &str, truth: &[f64], reconstruction: &[f64]) -> Plot
     let xs: Vec<usize> = (0..truth.len()).collect();
     let mut plot = Plot::new();
     plot.add_trace(
-        Scatter::new(xs.clone(), order.iter().map(|&i| reconstruction[i]).collect())
-            .mode(Mode::Markers)
-            .name("reconstruction from salient interactions")
-            .marker(Marker::new().color(COLOR_OR).size(3)),
+        Scatter::new(
+            xs.clone(),
+            order.iter().map(|&i| reconstruction[i]).collect(),
+        )
+        .mode(Mode::Markers)
+        .name("reconstruction from salient interactions")
+        .marker(Marker::new().color(COLOR_OR).size(3)),
     );
     plot.add_trace(
         Scatter::new(xs, order.iter().map(|&i| truth[i]).collect())
@@ -164,12 +204,18 @@ pub struct HtmlPage {
 
 /// Escape text for HTML.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl HtmlPage {
     pub fn new(title: &str) -> Self {
-        HtmlPage { title: title.to_string(), ..Default::default() }
+        HtmlPage {
+            title: title.to_string(),
+            ..Default::default()
+        }
     }
 
     pub fn heading(&mut self, text: &str) -> &mut Self {
@@ -213,10 +259,20 @@ impl HtmlPage {
 
 /// An HTML table from a header and rows of cells (escaped here).
 pub fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let head: String = header.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
+    let head: String = header
+        .iter()
+        .map(|h| format!("<th>{}</th>", escape(h)))
+        .collect();
     let body: String = rows
         .iter()
-        .map(|r| format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{}</td>", escape(c))).collect::<String>()))
+        .map(|r| {
+            format!(
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", escape(c)))
+                    .collect::<String>()
+            )
+        })
         .collect();
     format!("<table><tr>{head}</tr>{body}</table>")
 }
@@ -238,16 +294,30 @@ mod tests {
 
     #[test]
     fn page_embeds_plotly_once_and_every_plot() {
-        let curve = GeneralizationCurve { k: vec![1, 2], s_and: vec![0.5, 0.7], s_or: vec![0.2, 0.4] };
+        let curve = GeneralizationCurve {
+            k: vec![1, 2],
+            s_and: vec![0.5, 0.7],
+            s_or: vec![0.2, 0.4],
+        };
         let mut page = HtmlPage::new("test <page>");
-        page.plot(&generalization_plot("Fig. 3", false, &[("generalizable", &curve)]));
-        page.plot(&sparsity_plot("Fig. 2", &[("traditional", &[3.0, 1.0, 0.0][..])]));
+        page.plot(&generalization_plot(
+            "Fig. 3",
+            false,
+            &[("generalizable", &curve)],
+        ));
+        page.plot(&sparsity_plot(
+            "Fig. 2",
+            &[("traditional", &[3.0, 1.0, 0.0][..])],
+        ));
         page.html(html_table(&["a"], &[vec!["<b>".into()]]));
         let html = page.render();
         assert_eq!(html.matches("Plotly.newPlot(\"plot").count(), 2);
         assert!(html.contains("test &lt;page&gt;"));
         assert!(html.contains("&lt;b&gt;"));
-        assert!(!html.contains("<script src="), "must work offline: no external scripts");
+        assert!(
+            !html.contains("<script src="),
+            "must work offline: no external scripts"
+        );
         assert!(html.len() > 1_000_000, "plotly.js is embedded");
     }
 }

@@ -5,7 +5,9 @@ use crate::transform;
 use crate::Result;
 
 /// Which kind of interaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     And,
@@ -42,7 +44,10 @@ impl Interactions {
     pub fn new(and: Vec<f64>, or: Vec<f64>) -> Result<Self> {
         let n = players_for_len(and.len())?;
         if or.len() != and.len() {
-            return Err(crate::Error::MismatchedLengths { first: and.len(), other: or.len() });
+            return Err(crate::Error::MismatchedLengths {
+                first: and.len(),
+                other: or.len(),
+            });
         }
         Ok(Interactions { n, and, or })
     }
@@ -84,7 +89,11 @@ impl Interactions {
     /// Reconstruction from the interactions selected by `keep` only (the rest set to zero), as in
     /// the universal-matching figures where only salient interactions are kept.
     pub fn reconstruct_from(&self, keep: impl Fn(&Interaction) -> bool) -> Vec<f64> {
-        let mut kept = Interactions { n: self.n, and: vec![0.0; self.and.len()], or: vec![0.0; self.or.len()] };
+        let mut kept = Interactions {
+            n: self.n,
+            and: vec![0.0; self.and.len()],
+            or: vec![0.0; self.or.len()],
+        };
         for it in self.iter() {
             if keep(&it) {
                 match it.kind {
@@ -113,7 +122,10 @@ impl Interactions {
 
     /// The largest |I(S)| over AND and OR.
     pub fn max_abs(&self) -> f64 {
-        self.and.iter().chain(&self.or).fold(0.0f64, |m, x| m.max(x.abs()))
+        self.and
+            .iter()
+            .chain(&self.or)
+            .fold(0.0f64, |m, x| m.max(x.abs()))
     }
 
     /// Interactions with |I(S)| > τ, strongest first.
@@ -173,7 +185,10 @@ mod tests {
     fn top_k_orders_by_strength() {
         let it = Interactions::new(vec![0.0, -5.0, 2.0, 3.0], vec![0.0, 1.0, -4.0, 0.0]).unwrap();
         let top = it.top_k(Kind::And, 2);
-        assert_eq!(top.iter().map(|i| i.coalition.0).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(
+            top.iter().map(|i| i.coalition.0).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
         let all = it.top_k_all(2);
         assert_eq!(all[0].effect, -5.0);
         assert_eq!(all[1].kind, Kind::Or);

@@ -13,7 +13,10 @@ pub const SALIENCE_RATIO: f64 = 0.05;
 /// The strengths |I(S)| of all AND and OR interactions of all given interaction sets (e.g. every
 /// sample of one model), pooled and sorted in decreasing order: the curve of Fig. 2.
 pub fn strength_curve<'a>(sets: impl IntoIterator<Item = &'a Interactions>) -> Vec<f64> {
-    let mut all: Vec<f64> = sets.into_iter().flat_map(|s| s.and.iter().chain(&s.or).map(|x| x.abs())).collect();
+    let mut all: Vec<f64> = sets
+        .into_iter()
+        .flat_map(|s| s.and.iter().chain(&s.or).map(|x| x.abs()))
+        .collect();
     all.sort_by(|a, b| b.total_cmp(a));
     all
 }
@@ -28,7 +31,11 @@ pub struct SalientCount {
 
 /// Count of a sorted-or-not strength list above `tau`.
 pub fn salient_count_at(strengths: &[f64], tau: f64) -> SalientCount {
-    SalientCount { threshold: tau, count: strengths.iter().filter(|x| x.abs() > tau).count(), total: strengths.len() }
+    SalientCount {
+        threshold: tau,
+        count: strengths.iter().filter(|x| x.abs() > tau).count(),
+        total: strengths.len(),
+    }
 }
 
 /// Count above `ratio`·max (the paper: 0.05·max).
@@ -39,7 +46,9 @@ pub fn salient_count_relative(strengths: &[f64], ratio: f64) -> SalientCount {
 
 /// k = ⌊2^n·t⌋ for each t (the paper's t = 0.05, 0.10, …, 0.45).
 pub fn k_grid(n: usize, ts: &[f64]) -> Vec<usize> {
-    ts.iter().map(|t| ((1u64 << n) as f64 * t).floor() as usize).collect()
+    ts.iter()
+        .map(|t| ((1u64 << n) as f64 * t).floor() as usize)
+        .collect()
 }
 
 /// The paper's t grid 0.05, 0.10, …, 0.45.
@@ -52,10 +61,15 @@ fn key_set(list: &[Interaction]) -> HashSet<(Kind, Coalition)> {
 }
 
 fn check_same_n(models: &[&Interactions]) -> Result<usize> {
-    let first = models.first().ok_or_else(|| Error::WrongModelCount("no models given".into()))?;
+    let first = models
+        .first()
+        .ok_or_else(|| Error::WrongModelCount("no models given".into()))?;
     for m in models {
         if m.n != first.n {
-            return Err(Error::MismatchedLengths { first: 1 << first.n, other: 1 << m.n });
+            return Err(Error::MismatchedLengths {
+                first: 1 << first.n,
+                other: 1 << m.n,
+            });
         }
     }
     Ok(first.n)
@@ -66,7 +80,10 @@ fn check_same_n(models: &[&Interactions]) -> Result<usize> {
 pub fn generalization_power_topk(models: &[&Interactions], k: usize) -> Result<(f64, f64)> {
     let n = check_same_n(models)?;
     if k == 0 || k > 1 << n {
-        return Err(Error::Invalid(format!("k = {k} must lie in 1..={} (the number of coalitions)", 1u64 << n)));
+        return Err(Error::Invalid(format!(
+            "k = {k} must lie in 1..={} (the number of coalitions)",
+            1u64 << n
+        )));
     }
     let s = |kind: Kind| {
         let mut common = key_set(&models[0].top_k(kind, k));
@@ -89,7 +106,10 @@ pub struct GeneralizationCurve {
 
 /// Average of [`generalization_power_topk`] over samples; `samples[s]` holds every model's
 /// interactions on sample s.
-pub fn generalization_curve(samples: &[Vec<&Interactions>], ks: &[usize]) -> Result<GeneralizationCurve> {
+pub fn generalization_curve(
+    samples: &[Vec<&Interactions>],
+    ks: &[usize],
+) -> Result<GeneralizationCurve> {
     if samples.is_empty() {
         return Err(Error::Invalid("no samples given".into()));
     }
@@ -103,24 +123,57 @@ pub fn generalization_curve(samples: &[Vec<&Interactions>], ks: &[usize]) -> Res
         }
     }
     let count = samples.len() as f64;
-    s_and.iter_mut().chain(s_or.iter_mut()).for_each(|x| *x /= count);
-    Ok(GeneralizationCurve { k: ks.to_vec(), s_and, s_or })
+    s_and
+        .iter_mut()
+        .chain(s_or.iter_mut())
+        .for_each(|x| *x /= count);
+    Ok(GeneralizationCurve {
+        k: ks.to_vec(),
+        s_and,
+        s_or,
+    })
 }
 
 /// Threshold form: s^(i) = |Ω_shared| / |Ω^(i)| for one kind, where Ω^(i) are the interactions of
 /// model i with |I| > taus[i] and Ω_shared those salient in every model. 0 when Ω^(i) is empty.
-pub fn generalization_power_threshold(models: &[&Interactions], taus: &[f64], kind: Kind) -> Result<Vec<f64>> {
+pub fn generalization_power_threshold(
+    models: &[&Interactions],
+    taus: &[f64],
+    kind: Kind,
+) -> Result<Vec<f64>> {
     check_same_n(models)?;
     if taus.len() != models.len() {
-        return Err(Error::WrongModelCount(format!("{} thresholds for {} models", taus.len(), models.len())));
+        return Err(Error::WrongModelCount(format!(
+            "{} thresholds for {} models",
+            taus.len(),
+            models.len()
+        )));
     }
     let sets: Vec<HashSet<Coalition>> = models
         .iter()
         .zip(taus)
-        .map(|(m, &t)| m.get(kind).iter().enumerate().filter(|(_, x)| x.abs() > t).map(|(s, _)| Coalition(s as u32)).collect())
+        .map(|(m, &t)| {
+            m.get(kind)
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.abs() > t)
+                .map(|(s, _)| Coalition(s as u32))
+                .collect()
+        })
         .collect();
-    let shared = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| acc.intersection(s).copied().collect());
-    Ok(sets.iter().map(|s| if s.is_empty() { 0.0 } else { shared.len() as f64 / s.len() as f64 }).collect())
+    let shared = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| {
+        acc.intersection(s).copied().collect()
+    });
+    Ok(sets
+        .iter()
+        .map(|s| {
+            if s.is_empty() {
+                0.0
+            } else {
+                shared.len() as f64 / s.len() as f64
+            }
+        })
+        .collect())
 }
 
 /// Sums of the positive and negative parts of salient interactions of one order (Fig. 4).
@@ -136,22 +189,42 @@ pub struct OrderSums {
 /// For each model and each order o = 0..=n: sums over salient S (|I| > taus[i]) of the positive
 /// and negative parts, for all salient interactions and for the shared ones (salient, same kind
 /// and coalition, in every model). `kinds` selects AND, OR or both.
-pub fn order_distribution(models: &[&Interactions], taus: &[f64], kinds: &[Kind]) -> Result<Vec<Vec<OrderSums>>> {
+pub fn order_distribution(
+    models: &[&Interactions],
+    taus: &[f64],
+    kinds: &[Kind],
+) -> Result<Vec<Vec<OrderSums>>> {
     let n = check_same_n(models)?;
     if taus.len() != models.len() {
-        return Err(Error::WrongModelCount(format!("{} thresholds for {} models", taus.len(), models.len())));
+        return Err(Error::WrongModelCount(format!(
+            "{} thresholds for {} models",
+            taus.len(),
+            models.len()
+        )));
     }
     let salient: Vec<HashSet<(Kind, Coalition)>> = models
         .iter()
         .zip(taus)
-        .map(|(m, &t)| m.iter().filter(|i| kinds.contains(&i.kind) && i.effect.abs() > t).map(|i| (i.kind, i.coalition)).collect())
+        .map(|(m, &t)| {
+            m.iter()
+                .filter(|i| kinds.contains(&i.kind) && i.effect.abs() > t)
+                .map(|i| (i.kind, i.coalition))
+                .collect()
+        })
         .collect();
-    let shared: HashSet<_> = salient.iter().skip(1).fold(salient[0].clone(), |acc, s| acc.intersection(s).copied().collect());
+    let shared: HashSet<_> = salient.iter().skip(1).fold(salient[0].clone(), |acc, s| {
+        acc.intersection(s).copied().collect()
+    });
     Ok(models
         .iter()
         .zip(&salient)
         .map(|(m, sal)| {
-            let mut sums: Vec<OrderSums> = (0..=n).map(|order| OrderSums { order, ..Default::default() }).collect();
+            let mut sums: Vec<OrderSums> = (0..=n)
+                .map(|order| OrderSums {
+                    order,
+                    ..Default::default()
+                })
+                .collect();
             for it in m.iter().filter(|i| sal.contains(&(i.kind, i.coalition))) {
                 let s = &mut sums[it.coalition.order()];
                 let (pos, neg) = (it.effect.max(0.0), it.effect.min(0.0));
@@ -180,12 +253,19 @@ pub fn shared_and_distinctive(models: &[&Interactions], k: usize) -> Result<Vec<
     check_same_n(models)?;
     let tops: Vec<Vec<Interaction>> = models.iter().map(|m| m.top_k_all(k)).collect();
     let sets: Vec<_> = tops.iter().map(|t| key_set(t)).collect();
-    let shared: HashSet<_> = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| acc.intersection(s).copied().collect());
+    let shared: HashSet<_> = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| {
+        acc.intersection(s).copied().collect()
+    });
     Ok(tops
         .into_iter()
         .map(|top| {
-            let (shared, distinctive) = top.into_iter().partition(|i| shared.contains(&(i.kind, i.coalition)));
-            SharedSplit { shared, distinctive }
+            let (shared, distinctive) = top
+                .into_iter()
+                .partition(|i| shared.contains(&(i.kind, i.coalition)));
+            SharedSplit {
+                shared,
+                distinctive,
+            }
         })
         .collect())
 }
@@ -203,7 +283,10 @@ pub struct MatchingError {
 /// Compare a reconstruction with the true values v(x_T).
 pub fn matching_error(truth: &[f64], reconstruction: &[f64]) -> Result<MatchingError> {
     if truth.len() != reconstruction.len() || truth.is_empty() {
-        return Err(Error::MismatchedLengths { first: truth.len(), other: reconstruction.len() });
+        return Err(Error::MismatchedLengths {
+            first: truth.len(),
+            other: reconstruction.len(),
+        });
     }
     let count = truth.len() as f64;
     let (mut max_abs, mut sum_abs, mut sum_sq, mut sum_v) = (0.0f64, 0.0, 0.0, 0.0);
@@ -219,7 +302,11 @@ pub fn matching_error(truth: &[f64], reconstruction: &[f64]) -> Result<MatchingE
         max_abs,
         mean_abs,
         rmse: (sum_sq / count).sqrt(),
-        relative: if sum_v > 0.0 { mean_abs / (sum_v / count) } else { 0.0 },
+        relative: if sum_v > 0.0 {
+            mean_abs / (sum_v / count)
+        } else {
+            0.0
+        },
     })
 }
 
@@ -257,7 +344,10 @@ mod tests {
 
     #[test]
     fn paper_k_grid_for_n10() {
-        assert_eq!(k_grid(10, &paper_t_grid()), vec![51, 102, 153, 204, 256, 307, 358, 409, 460]);
+        assert_eq!(
+            k_grid(10, &paper_t_grid()),
+            vec![51, 102, 153, 204, 256, 307, 358, 409, 460]
+        );
     }
 
     #[test]
@@ -276,7 +366,10 @@ mod tests {
     fn threshold_power_and_counts() {
         let a = inter(vec![0.0, 5.0, 4.0, 0.1], vec![0.0; 4]);
         let b = inter(vec![0.0, 5.0, 0.1, 0.1], vec![0.0; 4]);
-        assert_eq!(generalization_power_threshold(&[&a, &b], &[1.0, 1.0], Kind::And).unwrap(), vec![0.5, 1.0]);
+        assert_eq!(
+            generalization_power_threshold(&[&a, &b], &[1.0, 1.0], Kind::And).unwrap(),
+            vec![0.5, 1.0]
+        );
         let curve = strength_curve([&a, &b]);
         assert_eq!(curve[0], 5.0);
         assert_eq!(curve.len(), 16);
@@ -288,8 +381,26 @@ mod tests {
         let a = inter(vec![0.0, 2.0, -3.0, 1.0], vec![0.0; 4]);
         let b = inter(vec![0.0, 2.0, 0.0, -1.0], vec![0.0; 4]);
         let d = order_distribution(&[&a, &b], &[0.5, 0.5], &[Kind::And, Kind::Or]).unwrap();
-        assert_eq!(d[0][1], OrderSums { order: 1, all_pos: 2.0, all_neg: -3.0, shared_pos: 2.0, shared_neg: 0.0 });
-        assert_eq!(d[0][2], OrderSums { order: 2, all_pos: 1.0, all_neg: 0.0, shared_pos: 1.0, shared_neg: 0.0 });
+        assert_eq!(
+            d[0][1],
+            OrderSums {
+                order: 1,
+                all_pos: 2.0,
+                all_neg: -3.0,
+                shared_pos: 2.0,
+                shared_neg: 0.0
+            }
+        );
+        assert_eq!(
+            d[0][2],
+            OrderSums {
+                order: 2,
+                all_pos: 1.0,
+                all_neg: 0.0,
+                shared_pos: 1.0,
+                shared_neg: 0.0
+            }
+        );
         assert_eq!(d[1][2].shared_neg, -1.0);
     }
 

@@ -3,12 +3,13 @@
 
 pub use crate::coalition::{Coalition, MAX_PLAYERS};
 pub use crate::decomposition::{
-    decompose_generalizable, decompose_traditional, gamma_bounds_over_samples, Decomposition, GeneralizableOptions,
-    LrSchedule, Optimizer, TraditionalOptions,
+    decompose_generalizable, decompose_traditional, gamma_bounds_over_samples, Decomposition,
+    GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
 pub use crate::error::{Error, Result};
 pub use crate::interactions::{Interaction, Interactions, Kind};
 pub use crate::metrics::{
-    generalization_curve, generalization_power_topk, shared_and_distinctive, GeneralizationCurve, SharedSplit,
+    generalization_curve, generalization_power_topk, shared_and_distinctive, GeneralizationCurve,
+    SharedSplit,
 };
 pub use crate::transform::{and_interactions, or_interactions, reconstruct, shapley_values};

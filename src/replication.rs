@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
-use crate::decomposition::{decompose_generalizable, decompose_traditional, GeneralizableOptions, TraditionalOptions};
+use crate::decomposition::{
+    decompose_generalizable, decompose_traditional, GeneralizableOptions, TraditionalOptions,
+};
 use crate::export::{read_json, write_json};
 use crate::figures::{generalization_plot, html_table, order_plot, sparsity_plot, HtmlPage};
 use crate::interactions::{Interactions, Kind};
@@ -140,7 +142,11 @@ pub struct Run {
     pub settings: RunSettings,
 }
 
-fn fingerprint(settings: &RunSettings, gamma_bounds: &[f64], sample: &SampleValues) -> Result<String> {
+fn fingerprint(
+    settings: &RunSettings,
+    gamma_bounds: &[f64],
+    sample: &SampleValues,
+) -> Result<String> {
     let mut h = Sha256::new();
     let enc = |e: serde_json::Error| Error::Invalid(format!("cannot encode settings: {e}"));
     h.update(serde_json::to_vec(settings).map_err(enc)?);
@@ -152,16 +158,29 @@ fn fingerprint(settings: &RunSettings, gamma_bounds: &[f64], sample: &SampleValu
 
 /// File-name-safe form of a sample id.
 fn safe_id(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl Run {
     pub fn new(out: &Path, settings: RunSettings) -> Self {
-        Run { out: out.to_path_buf(), settings }
+        Run {
+            out: out.to_path_buf(),
+            settings,
+        }
     }
 
     fn sample_path(&self, id: &str) -> PathBuf {
-        self.out.join("samples").join(format!("{}.json", safe_id(id)))
+        self.out
+            .join("samples")
+            .join(format!("{}.json", safe_id(id)))
     }
 
     /// The γ̂ bounds of the run: ratio·E_x|v(x_N) − v(x_∅)| per model over all samples (SPEC §3.2),
@@ -170,13 +189,23 @@ impl Run {
         if let Some(b) = &self.settings.generalizable.gamma_bounds {
             return Ok(b.clone());
         }
-        let per: Vec<Vec<&[f64]>> = samples.iter().map(|s| s.values.iter().map(|v| v.as_slice()).collect()).collect();
-        crate::decomposition::gamma_bounds_over_samples(&per, self.settings.generalizable.gamma_ratio)
+        let per: Vec<Vec<&[f64]>> = samples
+            .iter()
+            .map(|s| s.values.iter().map(|v| v.as_slice()).collect())
+            .collect();
+        crate::decomposition::gamma_bounds_over_samples(
+            &per,
+            self.settings.generalizable.gamma_ratio,
+        )
     }
 
     /// Extract everything for one sample, or reuse its saved result if it was computed from the
     /// same settings and values. Returns the result and whether it was reused.
-    pub fn process(&self, sample: &SampleValues, gamma_bounds: &[f64]) -> Result<(SampleResult, bool)> {
+    pub fn process(
+        &self,
+        sample: &SampleValues,
+        gamma_bounds: &[f64],
+    ) -> Result<(SampleResult, bool)> {
         if sample.values.len() != self.settings.models.len() {
             return Err(Error::WrongModelCount(format!(
                 "sample {} has values of {} models, the run has {}",
@@ -196,7 +225,10 @@ impl Run {
         }
         let refs: Vec<&[f64]> = sample.values.iter().map(|v| v.as_slice()).collect();
         let scale = if self.settings.lr_scale_by_span {
-            let s = refs.iter().flat_map(|v| v.iter().map(move |x| (x - v[0]).abs())).fold(0.0, f64::max);
+            let s = refs
+                .iter()
+                .flat_map(|v| v.iter().map(move |x| (x - v[0]).abs()))
+                .fold(0.0, f64::max);
             if s > 0.0 {
                 s
             } else {
@@ -205,7 +237,10 @@ impl Run {
         } else {
             1.0
         };
-        let mut opts = GeneralizableOptions { gamma_bounds: Some(gamma_bounds.to_vec()), ..self.settings.generalizable.clone() };
+        let mut opts = GeneralizableOptions {
+            gamma_bounds: Some(gamma_bounds.to_vec()),
+            ..self.settings.generalizable.clone()
+        };
         opts.optimizer.lr *= scale;
         let mut trad_opts = self.settings.traditional.clone();
         trad_opts.optimizer.lr *= scale;
@@ -213,7 +248,10 @@ impl Run {
         let gen = decompose_generalizable(&refs, &opts)?;
         let gen_secs = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        let trad = refs.iter().map(|v| decompose_traditional(v, &trad_opts)).collect::<Result<Vec<_>>>()?;
+        let trad = refs
+            .iter()
+            .map(|v| decompose_traditional(v, &trad_opts))
+            .collect::<Result<Vec<_>>>()?;
         let trad_secs = start.elapsed().as_secs_f64();
         let mut losses = vec![(gen.initial_loss, gen.final_loss)];
         losses.extend(trad.iter().map(|d| (d.initial_loss, d.final_loss)));
@@ -224,9 +262,16 @@ impl Run {
             values: sample.values.clone(),
             generalizable: gen.reorganised(),
             traditional: trad.iter().map(|d| d.reorganised().remove(0)).collect(),
-            harsanyi: refs.iter().map(|v| Interactions::harsanyi(v)).collect::<Result<_>>()?,
+            harsanyi: refs
+                .iter()
+                .map(|v| Interactions::harsanyi(v))
+                .collect::<Result<_>>()?,
             losses,
-            seconds: Timings { values: sample.value_seconds, generalizable: gen_secs, traditional: trad_secs },
+            seconds: Timings {
+                values: sample.value_seconds,
+                generalizable: gen_secs,
+                traditional: trad_secs,
+            },
             fingerprint: fp,
         };
         write_json(&path, &result)?;
@@ -234,21 +279,39 @@ impl Run {
     }
 
     /// The paper's measures over all sample results.
-    pub fn summarize(&self, results: &[SampleResult], gamma_bounds: &[f64], accuracy: BTreeMap<String, f64>) -> Result<Summary> {
-        let first = results.first().ok_or_else(|| Error::Invalid("no samples were processed".into()))?;
+    pub fn summarize(
+        &self,
+        results: &[SampleResult],
+        gamma_bounds: &[f64],
+        accuracy: BTreeMap<String, f64>,
+    ) -> Result<Summary> {
+        let first = results
+            .first()
+            .ok_or_else(|| Error::Invalid("no samples were processed".into()))?;
         let n = first.values[0].len().trailing_zeros() as usize;
         let ks = metrics::k_grid(n, &self.settings.t_grid);
         let m = self.settings.models.len();
         let method = |name: &str| -> Result<MethodSummary> {
-            let per: Vec<Vec<&Interactions>> = results.iter().map(|r| r.method(name).iter().collect()).collect();
+            let per: Vec<Vec<&Interactions>> = results
+                .iter()
+                .map(|r| r.method(name).iter().collect())
+                .collect();
             let curve: GeneralizationCurve = metrics::generalization_curve(&per, &ks)?;
             let salient = (0..m)
-                .map(|i| metrics::salient_count_relative(&metrics::strength_curve(per.iter().map(|s| s[i])), SALIENCE_RATIO))
+                .map(|i| {
+                    metrics::salient_count_relative(
+                        &metrics::strength_curve(per.iter().map(|s| s[i])),
+                        SALIENCE_RATIO,
+                    )
+                })
                 .collect();
             let mut orders = vec![vec![OrderSums::default(); n + 1]; m];
             let mut shared = 0.0;
             for models in &per {
-                let taus: Vec<f64> = models.iter().map(|s| SALIENCE_RATIO * s.max_abs()).collect();
+                let taus: Vec<f64> = models
+                    .iter()
+                    .map(|s| SALIENCE_RATIO * s.max_abs())
+                    .collect();
                 let dist = metrics::order_distribution(models, &taus, &[Kind::And, Kind::Or])?;
                 for (acc, d) in orders.iter_mut().zip(&dist) {
                     for (a, o) in acc.iter_mut().zip(d) {
@@ -259,13 +322,33 @@ impl Run {
                         a.shared_neg += o.shared_neg / results.len() as f64;
                     }
                 }
-                shared += metrics::shared_and_distinctive(models, 50.min(1 << n))?[0].shared.len() as f64;
+                shared += metrics::shared_and_distinctive(models, 50.min(1 << n))?[0]
+                    .shared
+                    .len() as f64;
             }
-            Ok(MethodSummary { s_and: curve.s_and, s_or: curve.s_or, salient, orders, shared_top50: shared / per.len() as f64 })
+            Ok(MethodSummary {
+                s_and: curve.s_and,
+                s_or: curve.s_or,
+                salient,
+                orders,
+                shared_top50: shared / per.len() as f64,
+            })
         };
-        let (generalizable, traditional, harsanyi) = (method("generalizable")?, method("traditional")?, method("harsanyi")?);
-        let beats = generalizable.s_and.iter().zip(&traditional.s_and).all(|(g, t)| g > t)
-            && generalizable.s_or.iter().zip(&traditional.s_or).all(|(g, t)| g > t);
+        let (generalizable, traditional, harsanyi) = (
+            method("generalizable")?,
+            method("traditional")?,
+            method("harsanyi")?,
+        );
+        let beats = generalizable
+            .s_and
+            .iter()
+            .zip(&traditional.s_and)
+            .all(|(g, t)| g > t)
+            && generalizable
+                .s_or
+                .iter()
+                .zip(&traditional.s_or)
+                .all(|(g, t)| g > t);
         let mut seconds = Timings::default();
         for r in results {
             seconds.values += r.seconds.values / results.len() as f64;
@@ -290,9 +373,17 @@ impl Run {
     }
 
     /// Write summary.json, figures.html (Figs. 2-4) and comparison.md.
-    pub fn write_report(&self, summary: &Summary, results: &[SampleResult], paper: &PaperNumbers) -> Result<()> {
+    pub fn write_report(
+        &self,
+        summary: &Summary,
+        results: &[SampleResult],
+        paper: &PaperNumbers,
+    ) -> Result<()> {
         write_json(&self.out.join("summary.json"), summary)?;
-        let mut page = HtmlPage::new(&format!("interprim: {} ({} samples)", summary.task, summary.samples));
+        let mut page = HtmlPage::new(&format!(
+            "interprim: {} ({} samples)",
+            summary.task, summary.samples
+        ));
         page.paragraph(&format!(
             "Models: {}. {} samples, n = {} players, {:.2} s per sample.",
             summary.models.join(" vs "),
@@ -304,18 +395,45 @@ impl Run {
         for (i, model) in summary.models.iter().enumerate() {
             let curves: Vec<(String, Vec<f64>)> = METHODS
                 .iter()
-                .map(|m| (m.to_string(), metrics::strength_curve(results.iter().map(|r| &r.method(m)[i]))))
+                .map(|m| {
+                    (
+                        m.to_string(),
+                        metrics::strength_curve(results.iter().map(|r| &r.method(m)[i])),
+                    )
+                })
                 .collect();
-            let series: Vec<(&str, &[f64])> = curves.iter().map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+            let series: Vec<(&str, &[f64])> = curves
+                .iter()
+                .map(|(n, c)| (n.as_str(), c.as_slice()))
+                .collect();
             page.plot(&sparsity_plot(model, &series));
         }
         page.heading("Fig. 3: generalization power of the top-k interactions");
-        let curve = |s: &MethodSummary| GeneralizationCurve { k: summary.k.clone(), s_and: s.s_and.clone(), s_or: s.s_or.clone() };
-        let (g, t, h) = (curve(&summary.generalizable), curve(&summary.traditional), curve(&summary.harsanyi));
-        page.plot(&generalization_plot("AND interactions (s_and)", false, &[("generalizable", &g), ("traditional", &t), ("harsanyi", &h)]));
-        page.plot(&generalization_plot("OR interactions (s_or)", true, &[("generalizable", &g), ("traditional", &t)]));
+        let curve = |s: &MethodSummary| GeneralizationCurve {
+            k: summary.k.clone(),
+            s_and: s.s_and.clone(),
+            s_or: s.s_or.clone(),
+        };
+        let (g, t, h) = (
+            curve(&summary.generalizable),
+            curve(&summary.traditional),
+            curve(&summary.harsanyi),
+        );
+        page.plot(&generalization_plot(
+            "AND interactions (s_and)",
+            false,
+            &[("generalizable", &g), ("traditional", &t), ("harsanyi", &h)],
+        ));
+        page.plot(&generalization_plot(
+            "OR interactions (s_or)",
+            true,
+            &[("generalizable", &g), ("traditional", &t)],
+        ));
         page.heading("Fig. 4: salient interactions per order, all and shared (mean over samples)");
-        for (label, s) in [("generalizable", &summary.generalizable), ("traditional", &summary.traditional)] {
+        for (label, s) in [
+            ("generalizable", &summary.generalizable),
+            ("traditional", &summary.traditional),
+        ] {
             for (model, sums) in summary.models.iter().zip(&s.orders) {
                 page.plot(&order_plot(&format!("{label}: {model}"), sums));
             }
@@ -356,11 +474,31 @@ pub fn comparison_rows(s: &Summary, p: &PaperNumbers) -> Vec<Vec<String>> {
         _ => String::new(),
     };
     let mut rows = vec![
-        vec![format!("s_and generalizable ({k})"), ends(&s.generalizable.s_and), paper_ends(p.s_and_generalizable)],
-        vec![format!("s_and traditional ({k})"), ends(&s.traditional.s_and), paper_ends(p.s_and_traditional)],
-        vec![format!("s_or generalizable ({k})"), ends(&s.generalizable.s_or), paper_ends(p.s_or_generalizable)],
-        vec![format!("s_or traditional ({k})"), ends(&s.traditional.s_or), paper_ends(p.s_or_traditional)],
-        vec!["s_and Harsanyi (no decomposition)".into(), ends(&s.harsanyi.s_and), "—".into()],
+        vec![
+            format!("s_and generalizable ({k})"),
+            ends(&s.generalizable.s_and),
+            paper_ends(p.s_and_generalizable),
+        ],
+        vec![
+            format!("s_and traditional ({k})"),
+            ends(&s.traditional.s_and),
+            paper_ends(p.s_and_traditional),
+        ],
+        vec![
+            format!("s_or generalizable ({k})"),
+            ends(&s.generalizable.s_or),
+            paper_ends(p.s_or_generalizable),
+        ],
+        vec![
+            format!("s_or traditional ({k})"),
+            ends(&s.traditional.s_or),
+            paper_ends(p.s_or_traditional),
+        ],
+        vec![
+            "s_and Harsanyi (no decomposition)".into(),
+            ends(&s.harsanyi.s_and),
+            "—".into(),
+        ],
     ];
     for (i, model) in s.models.iter().enumerate() {
         let c = &s.generalizable.salient[i];
@@ -369,25 +507,46 @@ pub fn comparison_rows(s: &Summary, p: &PaperNumbers) -> Vec<Vec<String>> {
             .as_ref()
             .and_then(|(v, total)| v.get(i).map(|x| format!("{x} / {total}")))
             .unwrap_or("—".into());
-        rows.push(vec![format!("above 0.05·max, generalizable, {model}"), format!("{} / {}", c.count, c.total), paper]);
+        rows.push(vec![
+            format!("above 0.05·max, generalizable, {model}"),
+            format!("{} / {}", c.count, c.total),
+            paper,
+        ]);
         let t = &s.traditional.salient[i];
-        rows.push(vec![format!("above 0.05·max, traditional, {model}"), format!("{} / {}", t.count, t.total), "—".into()]);
+        rows.push(vec![
+            format!("above 0.05·max, traditional, {model}"),
+            format!("{} / {}", t.count, t.total),
+            "—".into(),
+        ]);
     }
     rows.push(vec![
         "shared among top 50 (generalizable / traditional), mean per sample".into(),
-        format!("{:.1} / {:.1}", s.generalizable.shared_top50, s.traditional.shared_top50),
-        p.shared_top50.map_or("—".into(), |(g, t)| format!("{g} / {t} (one sentence)")),
+        format!(
+            "{:.1} / {:.1}",
+            s.generalizable.shared_top50, s.traditional.shared_top50
+        ),
+        p.shared_top50
+            .map_or("—".into(), |(g, t)| format!("{g} / {t} (one sentence)")),
     ]);
     rows.push(vec![
         "seconds per sample (values + both extractions)".into(),
         format!("{:.2}", s.seconds_per_sample),
-        p.seconds_per_sample.map_or("—".into(), |x| format!("{x:.2} (hardware not given)")),
+        p.seconds_per_sample
+            .map_or("—".into(), |x| format!("{x:.2} (hardware not given)")),
     ]);
     for (model, acc) in &s.accuracy {
-        rows.push(vec![format!("test accuracy, {model}"), format!("{:.2}%", 100.0 * acc), "—".into()]);
+        rows.push(vec![
+            format!("test accuracy, {model}"),
+            format!("{:.2}%", 100.0 * acc),
+            "—".into(),
+        ]);
     }
     for (model, acc) in &p.accuracy {
-        rows.push(vec![format!("test accuracy, {model} (paper)"), "—".into(), format!("{:.2}%", 100.0 * acc)]);
+        rows.push(vec![
+            format!("test accuracy, {model} (paper)"),
+            "—".into(),
+            format!("{:.2}%", 100.0 * acc),
+        ]);
     }
     rows
 }
@@ -416,8 +575,22 @@ mod tests {
         RunSettings {
             task: "demo".into(),
             models: vec!["A".into(), "B".into()],
-            generalizable: GeneralizableOptions { optimizer: Optimizer { lr: 1e-4, niter: 500, ..Optimizer::generalizable() }, ..Default::default() },
-            traditional: TraditionalOptions { optimizer: Optimizer { lr: 1e-3, niter: 500, ..Optimizer::traditional() }, ..Default::default() },
+            generalizable: GeneralizableOptions {
+                optimizer: Optimizer {
+                    lr: 1e-4,
+                    niter: 500,
+                    ..Optimizer::generalizable()
+                },
+                ..Default::default()
+            },
+            traditional: TraditionalOptions {
+                optimizer: Optimizer {
+                    lr: 1e-3,
+                    niter: 500,
+                    ..Optimizer::traditional()
+                },
+                ..Default::default()
+            },
             t_grid: metrics::paper_t_grid(),
             lr_scale_by_span: false,
         }
@@ -427,7 +600,16 @@ mod tests {
         (0..3)
             .map(|s| {
                 let [a, b] = crate::demo::noisy_models(s, 0.05);
-                SampleValues { id: format!("s/{s}"), text: format!("sample {s}"), players: crate::demo::PLAYER_NAMES.iter().map(|x| x.to_string()).collect(), values: vec![a, b], value_seconds: 0.0 }
+                SampleValues {
+                    id: format!("s/{s}"),
+                    text: format!("sample {s}"),
+                    players: crate::demo::PLAYER_NAMES
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect(),
+                    values: vec![a, b],
+                    value_seconds: 0.0,
+                }
             })
             .collect()
     }
@@ -452,21 +634,43 @@ mod tests {
         // other settings invalidate them
         let mut other = settings();
         other.generalizable.alpha = 0.5;
-        assert!(!Run::new(dir.path(), other).process(&samples[0], &bounds).unwrap().1);
-        let summary = run.summarize(&results, &bounds, BTreeMap::from([("A".to_string(), 0.9)])).unwrap();
+        assert!(
+            !Run::new(dir.path(), other)
+                .process(&samples[0], &bounds)
+                .unwrap()
+                .1
+        );
+        let summary = run
+            .summarize(&results, &bounds, BTreeMap::from([("A".to_string(), 0.9)]))
+            .unwrap();
         assert_eq!(summary.k, vec![1, 3, 4, 6, 8, 9, 11, 12, 14]);
         assert_eq!(summary.samples, 3);
         assert_eq!(summary.generalizable.orders[0].len(), 6);
-        assert!(summary.generalizable.s_and.iter().all(|x| (0.0..=1.0).contains(x)));
-        run.write_report(&summary, &results, &paper_sentiment()).unwrap();
+        assert!(summary
+            .generalizable
+            .s_and
+            .iter()
+            .all(|x| (0.0..=1.0).contains(x)));
+        run.write_report(&summary, &results, &paper_sentiment())
+            .unwrap();
         let md = std::fs::read_to_string(dir.path().join("comparison.md")).unwrap();
         assert!(md.contains("0.37 → 0.74"));
         let json: serde_json::Value = read_json(&dir.path().join("summary.json")).unwrap();
-        for key in ["k", "generalizable", "traditional", "harsanyi", "accuracy", "samples", "seconds_per_sample"] {
+        for key in [
+            "k",
+            "generalizable",
+            "traditional",
+            "harsanyi",
+            "accuracy",
+            "samples",
+            "seconds_per_sample",
+        ] {
             assert!(json.get(key).is_some(), "{key}");
         }
         assert!(json["generalizable"]["s_and"].is_array() && json["harsanyi"]["s_and"].is_array());
-        assert!(std::fs::read_to_string(dir.path().join("figures.html")).unwrap().contains("Fig. 4"));
+        assert!(std::fs::read_to_string(dir.path().join("figures.html"))
+            .unwrap()
+            .contains("Fig. 4"));
     }
 
     #[test]
@@ -475,6 +679,9 @@ mod tests {
         let run = Run::new(dir.path(), settings());
         let mut s = samples().remove(0);
         s.values.pop();
-        assert!(matches!(run.process(&s, &[1.0, 1.0]), Err(Error::WrongModelCount(_))));
+        assert!(matches!(
+            run.process(&s, &[1.0, 1.0]),
+            Err(Error::WrongModelCount(_))
+        ));
     }
 }

@@ -64,12 +64,17 @@ pub struct SentimentArgs {
 }
 
 fn bar_style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).expect("static template").progress_chars("=> ")
+    ProgressStyle::with_template(template)
+        .expect("static template")
+        .progress_chars("=> ")
 }
 
 fn file_sha(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// The two default classifiers, smaller first.
@@ -77,7 +82,12 @@ pub fn load_default_models() -> Result<Vec<(SentimentModel, TextClassifier)>> {
     SentimentModel::ALL
         .iter()
         .map(|&m| {
-            let c = TextClassifier::load_with(m.name(), m.base_files(), HeadSource::FineTuned(m.committed_weights()), &Device::Cpu)?;
+            let c = TextClassifier::load_with(
+                m.name(),
+                m.base_files(),
+                HeadSource::FineTuned(m.committed_weights()),
+                &Device::Cpu,
+            )?;
             Ok((m, c))
         })
         .collect()
@@ -85,14 +95,27 @@ pub fn load_default_models() -> Result<Vec<(SentimentModel, TextClassifier)>> {
 
 fn predicted(model: &TextClassifier, sentence: &str) -> Result<usize> {
     let logits = model.logits(sentence)?;
-    Ok(logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0))
+    Ok(logits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0))
 }
 
 /// Test accuracy of each model on the whole test split, cached in OUT/accuracy.json by the
 /// weights' sha256.
-fn test_accuracy(models: &[(SentimentModel, TextClassifier)], test: &[LabeledSentence], out: &Path) -> Result<BTreeMap<String, f64>> {
+fn test_accuracy(
+    models: &[(SentimentModel, TextClassifier)],
+    test: &[LabeledSentence],
+    out: &Path,
+) -> Result<BTreeMap<String, f64>> {
     let path = out.join("accuracy.json");
-    let mut cached: BTreeMap<String, (String, f64)> = if path.exists() { read_json(&path).unwrap_or_default() } else { BTreeMap::new() };
+    let mut cached: BTreeMap<String, (String, f64)> = if path.exists() {
+        read_json(&path).unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
     let mut result = BTreeMap::new();
     for (m, c) in models {
         let sha = file_sha(&m.committed_weights())?;
@@ -136,8 +159,16 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     };
     let accuracy = test_accuracy(&models, &accuracy_set, &args.out)?;
 
-    let mut opts = ExtractOptions { n_players: args.n, seed: args.seed, ..Default::default() };
-    opts.cache_dir = Some(args.cache_dir.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/values")));
+    let mut opts = ExtractOptions {
+        n_players: args.n,
+        seed: args.seed,
+        ..Default::default()
+    };
+    opts.cache_dir = Some(
+        args.cache_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/values")),
+    );
     if let Some(b) = args.batch_size {
         opts.batch_size = b;
     }
@@ -168,7 +199,9 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
     let multi = MultiProgress::new();
     let samples_bar = multi.add(ProgressBar::new(args.samples as u64));
-    samples_bar.set_style(bar_style("values   [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})"));
+    samples_bar.set_style(bar_style(
+        "values   [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})",
+    ));
     let masks_bar = multi.add(ProgressBar::new(1 << args.n));
     masks_bar.set_style(bar_style("  {msg} [{bar:30}] {pos}/{len} masked inputs"));
     let refs: Vec<&TextClassifier> = models.iter().map(|(_, c)| c).collect();
@@ -179,7 +212,15 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
             break;
         }
         let s = &split.test[i];
-        if Players::select(&s.text, &PlayerSelection::Seeded { n: args.n, seed: args.seed }).is_err() {
+        if Players::select(
+            &s.text,
+            &PlayerSelection::Seeded {
+                n: args.n,
+                seed: args.seed,
+            },
+        )
+        .is_err()
+        {
             skipped.0 += 1;
             continue;
         }
@@ -225,18 +266,27 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
         );
     }
     if samples.is_empty() {
-        return Err(Error::Invalid(format!("no test sentence has {} content words and is classified correctly by both models", args.n)));
+        return Err(Error::Invalid(format!(
+            "no test sentence has {} content words and is classified correctly by both models",
+            args.n
+        )));
     }
 
     let bounds = run.gamma_bounds(&samples)?;
     let bar = ProgressBar::new(samples.len() as u64);
-    bar.set_style(bar_style("extract  [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})"));
+    bar.set_style(bar_style(
+        "extract  [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})",
+    ));
     let mut results: Vec<SampleResult> = Vec::new();
     let mut reused = 0;
     for s in &samples {
         let (r, was_saved) = run.process(s, &bounds)?;
         reused += was_saved as usize;
-        bar.set_message(if reused > 0 { format!("({reused} resumed)") } else { String::new() });
+        bar.set_message(if reused > 0 {
+            format!("({reused} resumed)")
+        } else {
+            String::new()
+        });
         results.push(r);
         bar.inc(1);
     }
@@ -248,21 +298,49 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
 
 /// Print the headline numbers of a summary.
 pub fn print_summary(summary: &crate::replication::Summary, out: &Path) {
-    println!("{} samples, models {}", summary.samples, summary.models.join(" vs "));
+    println!(
+        "{} samples, models {}",
+        summary.samples,
+        summary.models.join(" vs ")
+    );
     for (model, acc) in &summary.accuracy {
         println!("  test accuracy {model}: {:.2}%", 100.0 * acc);
     }
     println!("  k:                    {:?}", summary.k);
-    let fmt = |v: &[f64]| v.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" ");
-    println!("  s_and generalizable:  {}", fmt(&summary.generalizable.s_and));
-    println!("  s_and traditional:    {}", fmt(&summary.traditional.s_and));
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "  s_and generalizable:  {}",
+        fmt(&summary.generalizable.s_and)
+    );
+    println!(
+        "  s_and traditional:    {}",
+        fmt(&summary.traditional.s_and)
+    );
     println!("  s_and harsanyi:       {}", fmt(&summary.harsanyi.s_and));
-    println!("  s_or  generalizable:  {}", fmt(&summary.generalizable.s_or));
+    println!(
+        "  s_or  generalizable:  {}",
+        fmt(&summary.generalizable.s_or)
+    );
     println!("  s_or  traditional:    {}", fmt(&summary.traditional.s_or));
     println!(
         "  generalizable above traditional at every k (s_and and s_or): {}",
-        if summary.generalizable_beats_traditional { "yes" } else { "NO" }
+        if summary.generalizable_beats_traditional {
+            "yes"
+        } else {
+            "NO"
+        }
     );
-    println!("  seconds per sample: {:.2} (paper: 45.14)", summary.seconds_per_sample);
-    println!("wrote {}/{{summary.json, figures.html, comparison.md, samples/}}", out.display());
+    println!(
+        "  seconds per sample: {:.2} (paper: 45.14)",
+        summary.seconds_per_sample
+    );
+    println!(
+        "wrote {}/{{summary.json, figures.html, comparison.md, samples/}}",
+        out.display()
+    );
 }

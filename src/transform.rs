@@ -61,7 +61,12 @@ fn butterfly_rows(a: &mut [f64], width: usize, kind: Butterfly) {
             let (q01, q23) = chunk.split_at_mut(2 * stride);
             let (q0, q1) = q01.split_at_mut(stride);
             let (q2, q3) = q23.split_at_mut(stride);
-            for (((x0, x1), x2), x3) in q0.iter_mut().zip(q1.iter_mut()).zip(q2.iter_mut()).zip(q3.iter_mut()) {
+            for (((x0, x1), x2), x3) in q0
+                .iter_mut()
+                .zip(q1.iter_mut())
+                .zip(q2.iter_mut())
+                .zip(q3.iter_mut())
+            {
                 let (a0, a1, a2, a3) = (*x0, *x1, *x2, *x3);
                 // level `half` pairs (0,1), (2,3); level `2·half` pairs (0,2), (1,3)
                 let (b0, b1, b2, b3) = match kind {
@@ -88,7 +93,9 @@ fn butterfly_rows(a: &mut [f64], width: usize, kind: Butterfly) {
             match kind {
                 Butterfly::SubsetMobius => hi.iter_mut().zip(lo.iter()).for_each(|(h, l)| *h -= *l),
                 Butterfly::SubsetZeta => hi.iter_mut().zip(lo.iter()).for_each(|(h, l)| *h += *l),
-                Butterfly::SupersetMobius => lo.iter_mut().zip(hi.iter()).for_each(|(l, h)| *l -= *h),
+                Butterfly::SupersetMobius => {
+                    lo.iter_mut().zip(hi.iter()).for_each(|(l, h)| *l -= *h)
+                }
                 Butterfly::SupersetZeta => lo.iter_mut().zip(hi.iter()).for_each(|(l, h)| *l += *h),
             }
         }
@@ -125,7 +132,11 @@ pub fn zeta_transpose_rows(a: &mut [f64], width: usize) {
 pub fn check_values(v: &[f64], what: &str) -> Result<usize> {
     let n = players_for_len(v.len())?;
     if let Some((mask, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(Error::NonFinite { what: what.to_string(), mask, value });
+        return Err(Error::NonFinite {
+            what: what.to_string(),
+            mask,
+            value,
+        });
     }
     Ok(n)
 }
@@ -172,7 +183,10 @@ pub fn values_from_or(i_or: &[f64]) -> Result<Vec<f64>> {
 /// Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S∩T≠∅} I_or(S). After a decomposition it equals v(x_T) + ε_T.
 pub fn reconstruct(i_and: &[f64], i_or: &[f64]) -> Result<Vec<f64>> {
     if i_and.len() != i_or.len() {
-        return Err(Error::MismatchedLengths { first: i_and.len(), other: i_or.len() });
+        return Err(Error::MismatchedLengths {
+            first: i_and.len(),
+            other: i_or.len(),
+        });
     }
     let a = values_from_and(i_and)?;
     let o = values_from_or(i_or)?;
@@ -215,7 +229,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_vectors() {
-        assert!(matches!(and_interactions(&[1.0, 2.0, 3.0]), Err(Error::NotPowerOfTwo { len: 3 })));
+        assert!(matches!(
+            and_interactions(&[1.0, 2.0, 3.0]),
+            Err(Error::NotPowerOfTwo { len: 3 })
+        ));
         assert!(matches!(
             or_interactions(&[1.0, f64::NAN]),
             Err(Error::NonFinite { mask: 1, .. })

@@ -6,7 +6,10 @@ use std::process::Command;
 use interprim::export::{read_json, read_npy, write_atomic, write_npy, MaskOrder};
 
 fn interprim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_interprim")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_interprim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn p(path: &Path) -> &str {
@@ -21,13 +24,30 @@ fn interactions_writes_and_or_of_the_worked_example() {
     let out = dir.path().join("out");
     let o = interprim(&["interactions", "--values", p(&v), "--out", p(&out)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(read_npy(&out.join("and.npy")).unwrap(), vec![7.0, 1.0, 2.0, 3.0]);
-    assert_eq!(read_npy(&out.join("or.npy")).unwrap(), vec![7.0, 4.0, 5.0, -3.0]);
+    assert_eq!(
+        read_npy(&out.join("and.npy")).unwrap(),
+        vec![7.0, 1.0, 2.0, 3.0]
+    );
+    assert_eq!(
+        read_npy(&out.join("or.npy")).unwrap(),
+        vec![7.0, 4.0, 5.0, -3.0]
+    );
     // the authors' order: player 0 is the most significant bit, so {0} and {1} swap places
     let out2 = dir.path().join("msb");
-    let o = interprim(&["interactions", "--values", p(&v), "--out", p(&out2), "--order", "msb"]);
+    let o = interprim(&[
+        "interactions",
+        "--values",
+        p(&v),
+        "--out",
+        p(&out2),
+        "--order",
+        "msb",
+    ]);
     assert!(o.status.success());
-    assert_eq!(read_npy(&out2.join("and.npy")).unwrap(), vec![7.0, 1.0, 2.0, 3.0]);
+    assert_eq!(
+        read_npy(&out2.join("and.npy")).unwrap(),
+        vec![7.0, 1.0, 2.0, 3.0]
+    );
 }
 
 #[test]
@@ -39,12 +59,38 @@ fn extract_values_generalizable_writes_every_file() {
     write_npy(&pb, &b, MaskOrder::LsbFirst).unwrap();
     let out = dir.path().join("ext");
     let o = interprim(&[
-        "extract-values", "--mode", "generalizable", "--values", p(&pa), "--values", p(&pb), "--lr", "1e-4",
-        "--niter", "3000", "--shapiq", "--out", p(&out),
+        "extract-values",
+        "--mode",
+        "generalizable",
+        "--values",
+        p(&pa),
+        "--values",
+        p(&pb),
+        "--lr",
+        "1e-4",
+        "--niter",
+        "3000",
+        "--shapiq",
+        "--out",
+        p(&out),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["I_and_1", "I_or_1", "eps_1", "gamma_1", "I_and_2", "I_or_2", "eps_2", "gamma_2", "gamma_shared"] {
-        assert_eq!(read_npy(&out.join(format!("{f}.npy"))).unwrap().len(), 32, "{f}");
+    for f in [
+        "I_and_1",
+        "I_or_1",
+        "eps_1",
+        "gamma_1",
+        "I_and_2",
+        "I_or_2",
+        "eps_2",
+        "gamma_2",
+        "gamma_shared",
+    ] {
+        assert_eq!(
+            read_npy(&out.join(format!("{f}.npy"))).unwrap().len(),
+            32,
+            "{f}"
+        );
     }
     let summary: serde_json::Value = read_json(&out.join("summary.json")).unwrap();
     assert_eq!(summary["n"], 5);
@@ -52,7 +98,11 @@ fn extract_values_generalizable_writes_every_file() {
     assert_eq!(summary["niter"], 3000);
     assert!(summary["final_loss"].as_f64().unwrap() < summary["initial_loss"].as_f64().unwrap());
     // universal matching holds on what was written: AND + OR reconstruct v + ε
-    let it = interprim::Interactions::new(read_npy(&out.join("I_and_1.npy")).unwrap(), read_npy(&out.join("I_or_1.npy")).unwrap()).unwrap();
+    let it = interprim::Interactions::new(
+        read_npy(&out.join("I_and_1.npy")).unwrap(),
+        read_npy(&out.join("I_or_1.npy")).unwrap(),
+    )
+    .unwrap();
     let eps = read_npy(&out.join("eps_1.npy")).unwrap();
     for ((r, v), e) in it.reconstruct().iter().zip(&a).zip(&eps) {
         assert!((r - v - e).abs() < 1e-9);
@@ -61,7 +111,17 @@ fn extract_values_generalizable_writes_every_file() {
     assert_eq!(shapiq["n_players"], 5);
 
     let out_t = dir.path().join("trad");
-    let o = interprim(&["extract-values", "--mode", "traditional", "--values", p(&pa), "--niter", "100", "--out", p(&out_t)]);
+    let o = interprim(&[
+        "extract-values",
+        "--mode",
+        "traditional",
+        "--values",
+        p(&pa),
+        "--niter",
+        "100",
+        "--out",
+        p(&out_t),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out_t.join("gamma_1.npy").exists() && !out_t.join("gamma_shared.npy").exists());
 }
@@ -82,27 +142,104 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
     write_atomic(&garbage, b"\x93NUMPY garbage").unwrap();
     let out = dir.path().join("out");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["interactions", "--values", p(&three)], "not a power of two"),
+        (
+            vec!["interactions", "--values", p(&three)],
+            "not a power of two",
+        ),
         (vec!["interactions", "--values", p(&nan)], "must be finite"),
-        (vec!["interactions", "--values", "/nonexistent/v.npy"], "No such file"),
-        (vec!["interactions", "--values", p(&garbage)], "not a readable .npy"),
-        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&eight)], "disagree"),
-        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good)], "at least 2 models"),
-        (vec!["extract-values", "--mode", "traditional", "--values", p(&good), "--values", p(&good)], "exactly one"),
-        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&good), "--alpha", "2"], "alpha"),
-        (vec!["extract-values", "--mode", "generalizable", "--values", p(&good), "--values", p(&good), "--gamma-bound", "1"], "bounds"),
+        (
+            vec!["interactions", "--values", "/nonexistent/v.npy"],
+            "No such file",
+        ),
+        (
+            vec!["interactions", "--values", p(&garbage)],
+            "not a readable .npy",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "generalizable",
+                "--values",
+                p(&good),
+                "--values",
+                p(&eight),
+            ],
+            "disagree",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "generalizable",
+                "--values",
+                p(&good),
+            ],
+            "at least 2 models",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "traditional",
+                "--values",
+                p(&good),
+                "--values",
+                p(&good),
+            ],
+            "exactly one",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "generalizable",
+                "--values",
+                p(&good),
+                "--values",
+                p(&good),
+                "--alpha",
+                "2",
+            ],
+            "alpha",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "generalizable",
+                "--values",
+                p(&good),
+                "--values",
+                p(&good),
+                "--gamma-bound",
+                "1",
+            ],
+            "bounds",
+        ),
     ];
     for (mut args, expect) in cases {
         args.extend(["--out", p(&out)]);
         let o = interprim(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} should fail");
-        assert!(err.contains(expect), "{args:?}: expected '{expect}' in: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line, got: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected '{expect}' in: {err}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line, got: {err}"
+        );
         assert!(!out.exists(), "{args:?} wrote into DIR");
     }
     // nothing staged is left behind either
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty());
 }
 
@@ -121,7 +258,13 @@ fn too_many_players_is_refused() {
     bytes.extend(header.as_bytes());
     bytes.extend(vec![0u8; 4096]);
     write_atomic(&big, &bytes).unwrap();
-    let o = interprim(&["interactions", "--values", p(&big), "--out", p(&dir.path().join("o"))]);
+    let o = interprim(&[
+        "interactions",
+        "--values",
+        p(&big),
+        "--out",
+        p(&dir.path().join("o")),
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("too many"));
 }
@@ -133,11 +276,27 @@ fn demo_finds_the_papers_primitives_shared_by_both_models() {
     let o = interprim(&["demo", "--json", p(&json)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = read_json(&json).unwrap();
-    let shared: Vec<String> = r["generalizable"]["shared"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
-    for term in ["AND {x1, x2, x3}", "AND {x2, x3}", "AND {x3, x4}", "OR {x4, x5}"] {
-        assert!(shared.iter().any(|s| s.contains(term)), "{term} not among the shared: {shared:?}");
+    let shared: Vec<String> = r["generalizable"]["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    for term in [
+        "AND {x1, x2, x3}",
+        "AND {x2, x3}",
+        "AND {x3, x4}",
+        "OR {x4, x5}",
+    ] {
+        assert!(
+            shared.iter().any(|s| s.contains(term)),
+            "{term} not among the shared: {shared:?}"
+        );
     }
     assert_eq!(shared.len(), 4, "{shared:?}");
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("AND {x1, x5}") && text.contains("OR {x2, x5}"), "distinctive primitives missing:\n{text}");
+    assert!(
+        text.contains("AND {x1, x5}") && text.contains("OR {x2, x5}"),
+        "distinctive primitives missing:\n{text}"
+    );
 }

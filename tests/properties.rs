@@ -5,8 +5,8 @@ mod common;
 
 use common::dense::{self, Dense};
 use interprim::decomposition::{
-    decompose_generalizable, decompose_traditional, GeneralizableOptions, Objective, Optimizer, Params,
-    TraditionalOptions,
+    decompose_generalizable, decompose_traditional, GeneralizableOptions, Objective, Optimizer,
+    Params, TraditionalOptions,
 };
 use interprim::transform::*;
 use interprim::{Coalition, Interactions};
@@ -21,7 +21,10 @@ fn values_n(n: usize) -> impl Strategy<Value = Vec<f64>> {
 }
 
 fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())))
 }
 
 proptest! {
@@ -155,9 +158,9 @@ proptest! {
         }
         prop_assert!(close(&g.gamma_shared, &dense.d_shared, 1e-9));
         let ints = obj.interactions(&p);
-        for j in 0..m {
-            prop_assert!(close(&ints[j].and, &dense.and[j], 1e-9));
-            prop_assert!(close(&ints[j].or, &dense.or[j], 1e-9));
+        for (it, (and, or)) in ints.iter().zip(dense.and.iter().zip(&dense.or)) {
+            prop_assert!(close(&it.and, and, 1e-9));
+            prop_assert!(close(&it.or, or, 1e-9));
         }
         prop_assert_eq!(len, ints[0].and.len());
     }
@@ -169,11 +172,24 @@ proptest! {
 fn fast_gradient_equals_finite_differences() {
     let n = 4;
     let len = 1 << n;
-    let vals: Vec<Vec<f64>> = (0..2).map(|j| (0..len).map(|t| ((t * 7 + j * 3) as f64).sin() * 3.0).collect()).collect();
+    let vals: Vec<Vec<f64>> = (0..2)
+        .map(|j| {
+            (0..len)
+                .map(|t| ((t * 7 + j * 3) as f64).sin() * 3.0)
+                .collect()
+        })
+        .collect();
     let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
     let mut obj = Objective::new(&refs, 0.3).unwrap();
     let mut p = Params::zeros(n, 2, true);
-    for (k, x) in p.eps.iter_mut().chain(std::iter::once(&mut p.gamma_shared)).chain(p.gamma_specific.iter_mut()).flatten().enumerate() {
+    for (k, x) in p
+        .eps
+        .iter_mut()
+        .chain(std::iter::once(&mut p.gamma_shared))
+        .chain(p.gamma_specific.iter_mut())
+        .flatten()
+        .enumerate()
+    {
         *x = ((k as f64) * 0.731).cos() * 0.4;
     }
     let mut g = Params::zeros(n, 2, true);
@@ -200,7 +216,10 @@ fn fast_gradient_equals_finite_differences() {
                 1 => g.gamma_shared[idx],
                 _ => g.gamma_specific[0][idx],
             };
-            assert!((fd - an).abs() < 1e-5, "param {which}/{idx}: finite difference {fd} vs analytic {an}");
+            assert!(
+                (fd - an).abs() < 1e-5,
+                "param {which}/{idx}: finite difference {fd} vs analytic {an}"
+            );
             checked += 1;
         }
     }
@@ -212,24 +231,65 @@ fn fast_gradient_equals_finite_differences() {
 fn optimiser_matches_dense_reference() {
     let n = 4;
     let len = 1 << n;
-    let vals: Vec<Vec<f64>> = (0..2).map(|j| (0..len).map(|t| ((t * 5 + j * 11) as f64).cos() * 2.0 + t as f64 * 0.1).collect()).collect();
+    let vals: Vec<Vec<f64>> = (0..2)
+        .map(|j| {
+            (0..len)
+                .map(|t| ((t * 5 + j * 11) as f64).cos() * 2.0 + t as f64 * 0.1)
+                .collect()
+        })
+        .collect();
     let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-    let opt = Optimizer { lr: 1e-3, niter: 300, ..Optimizer::generalizable() };
-    let opts = GeneralizableOptions { optimizer: opt.clone(), alpha: 0.2, ..Default::default() };
+    let opt = Optimizer {
+        lr: 1e-3,
+        niter: 300,
+        ..Optimizer::generalizable()
+    };
+    let opts = GeneralizableOptions {
+        optimizer: opt.clone(),
+        alpha: 0.2,
+        ..Default::default()
+    };
     let fast = decompose_generalizable(&refs, &opts).unwrap();
     let span = |v: &Vec<f64>| (v[len - 1] - v[0]).abs();
     let eps_b: Vec<f64> = vals.iter().map(|v| 0.02 * span(v)).collect();
     let gam_b: Vec<f64> = vals.iter().map(|v| 0.5 * span(v)).collect();
-    let dense = Dense::new(n).optimise(&vals, 0.2, &eps_b, Some(&gam_b), |it| opt.lr_at(it), opt.niter, 0.9);
+    let dense = Dense::new(n).optimise(
+        &vals,
+        0.2,
+        &eps_b,
+        Some(&gam_b),
+        |it| opt.lr_at(it),
+        opt.niter,
+        0.9,
+    );
     assert!((fast.final_loss - dense.loss).abs() < 1e-9 * (1.0 + dense.loss));
     for j in 0..2 {
         assert!(close(&fast.interactions[j].and, &dense.and[j], 1e-8));
         assert!(close(&fast.interactions[j].or, &dense.or[j], 1e-8));
     }
     // traditional, with the decaying schedule
-    let topt = Optimizer { lr: 1e-3, niter: 300, ..Optimizer::traditional() };
-    let trad = decompose_traditional(&vals[0], &TraditionalOptions { optimizer: topt.clone(), eps_ratio: 0.02 }).unwrap();
-    let dense = Dense::new(n).optimise(&vals[..1], 1.0, &eps_b[..1], None, |it| topt.lr_at(it), topt.niter, 0.9);
+    let topt = Optimizer {
+        lr: 1e-3,
+        niter: 300,
+        ..Optimizer::traditional()
+    };
+    let trad = decompose_traditional(
+        &vals[0],
+        &TraditionalOptions {
+            optimizer: topt.clone(),
+            eps_ratio: 0.02,
+        },
+    )
+    .unwrap();
+    let dense = Dense::new(n).optimise(
+        &vals[..1],
+        1.0,
+        &eps_b[..1],
+        None,
+        |it| topt.lr_at(it),
+        topt.niter,
+        0.9,
+    );
     assert!((trad.final_loss - dense.loss).abs() < 1e-9 * (1.0 + dense.loss));
     assert!(close(&trad.interactions[0].and, &dense.and[0], 1e-8));
 }
@@ -238,9 +298,21 @@ fn optimiser_matches_dense_reference() {
 #[test]
 fn extraction_reduces_the_loss_and_records_the_trajectory() {
     let [a, b] = interprim::demo::noisy_models(1, 0.05);
-    let opts = GeneralizableOptions { optimizer: Optimizer { lr: 1e-3, niter: 5000, ..Optimizer::generalizable() }, ..Default::default() };
+    let opts = GeneralizableOptions {
+        optimizer: Optimizer {
+            lr: 1e-3,
+            niter: 5000,
+            ..Optimizer::generalizable()
+        },
+        ..Default::default()
+    };
     let d = decompose_generalizable(&[&a, &b], &opts).unwrap();
-    assert!(d.final_loss < 0.8 * d.initial_loss, "{} → {}", d.initial_loss, d.final_loss);
+    assert!(
+        d.final_loss < 0.8 * d.initial_loss,
+        "{} → {}",
+        d.initial_loss,
+        d.final_loss
+    );
     let its: Vec<usize> = d.loss_trajectory.iter().map(|p| p.iteration).collect();
     assert_eq!(its, vec![0, 1000, 2000, 3000, 4000, 4999]);
 }

@@ -4,9 +4,15 @@
 use std::process::Command;
 
 fn assets_present() -> bool {
-    let ok = interprim::models::assets::minilm_l6_dir().join("model.safetensors").exists()
-        && interprim::models::assets::minilm_l3_dir().join("model.safetensors").exists()
-        && interprim::train::SentimentModel::L3.committed_weights().exists();
+    let ok = interprim::models::assets::minilm_l6_dir()
+        .join("model.safetensors")
+        .exists()
+        && interprim::models::assets::minilm_l3_dir()
+            .join("model.safetensors")
+            .exists()
+        && interprim::train::SentimentModel::L3
+            .committed_weights()
+            .exists();
     if !ok {
         if std::env::var_os("INTERPRIM_REQUIRE_ASSETS").is_some() {
             panic!("assets missing: run scripts/fetch-assets.sh sentiment");
@@ -26,15 +32,32 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
     let cache = dir.path().join("cache");
     let args = |out: &std::path::Path| {
         vec![
-            "replicate".to_string(), "sentiment".into(), "--samples".into(), "2".into(), "--n".into(), "6".into(),
-            "--niter".into(), "2000".into(), "--accuracy-sentences".into(), "100".into(),
-            "--out".into(), out.display().to_string(), "--cache-dir".into(), cache.display().to_string(),
+            "replicate".to_string(),
+            "sentiment".into(),
+            "--samples".into(),
+            "2".into(),
+            "--n".into(),
+            "6".into(),
+            "--niter".into(),
+            "2000".into(),
+            "--accuracy-sentences".into(),
+            "100".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--cache-dir".into(),
+            cache.display().to_string(),
         ]
     };
-    let run = |a: Vec<String>| Command::new(env!("CARGO_BIN_EXE_interprim")).args(a).output().unwrap();
+    let run = |a: Vec<String>| {
+        Command::new(env!("CARGO_BIN_EXE_interprim"))
+            .args(a)
+            .output()
+            .unwrap()
+    };
     let o = run(args(&out));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value = interprim::export::read_json(&out.join("summary.json")).unwrap();
+    let summary: serde_json::Value =
+        interprim::export::read_json(&out.join("summary.json")).unwrap();
     assert_eq!(summary["samples"], 2);
     assert_eq!(summary["k"].as_array().unwrap().len(), 9);
     for method in ["generalizable", "traditional"] {
@@ -49,14 +72,20 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
     assert!(summary["seconds_per_sample"].as_f64().unwrap() > 0.0);
     let html = std::fs::read_to_string(out.join("figures.html")).unwrap();
     assert!(html.contains("Fig. 2") && html.contains("Fig. 3") && html.contains("Fig. 4"));
-    assert!(std::fs::read_to_string(out.join("comparison.md")).unwrap().contains("45.14"));
+    assert!(std::fs::read_to_string(out.join("comparison.md"))
+        .unwrap()
+        .contains("45.14"));
     let saved: Vec<_> = std::fs::read_dir(out.join("samples")).unwrap().collect();
     assert_eq!(saved.len(), 2);
 
     // A second run with the same settings reuses every saved sample and the value cache,
     // and reports the same numbers.
     let o2 = run(args(&out));
-    assert!(o2.status.success(), "{}", String::from_utf8_lossy(&o2.stderr));
+    assert!(
+        o2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o2.stderr)
+    );
     let again: serde_json::Value = interprim::export::read_json(&out.join("summary.json")).unwrap();
     assert_eq!(again["generalizable"], summary["generalizable"]);
     assert_eq!(again["traditional"], summary["traditional"]);

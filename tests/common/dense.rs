@@ -45,7 +45,9 @@ pub fn or_matrix(n: usize) -> Vec<Vec<f64>> {
 }
 
 pub fn matvec(m: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
-    m.iter().map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+    m.iter()
+        .map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum())
+        .collect()
 }
 
 pub fn matvec_t(m: &[Vec<f64>], g: &[f64]) -> Vec<f64> {
@@ -90,7 +92,11 @@ pub struct Dense {
 
 impl Dense {
     pub fn new(n: usize) -> Self {
-        Dense { n, a: and_matrix(n), b: or_matrix(n) }
+        Dense {
+            n,
+            a: and_matrix(n),
+            b: or_matrix(n),
+        }
     }
 
     pub fn eval(
@@ -107,8 +113,12 @@ impl Dense {
         let mut and = Vec::new();
         let mut or = Vec::new();
         for j in 0..m {
-            let v_and: Vec<f64> = (0..len).map(|t| 0.5 * (values[j][t] + eps[j][t]) + gamma(j, t)).collect();
-            let v_or: Vec<f64> = (0..len).map(|t| 0.5 * (values[j][t] + eps[j][t]) - gamma(j, t)).collect();
+            let v_and: Vec<f64> = (0..len)
+                .map(|t| 0.5 * (values[j][t] + eps[j][t]) + gamma(j, t))
+                .collect();
+            let v_or: Vec<f64> = (0..len)
+                .map(|t| 0.5 * (values[j][t] + eps[j][t]) - gamma(j, t))
+                .collect();
             and.push(matvec(&self.a, &v_and));
             or.push(matvec(&self.b, &v_or));
         }
@@ -137,7 +147,13 @@ impl Dense {
         for j in 0..m {
             let dv_and = matvec_t(&self.a, &g_and[j]);
             let dv_or = matvec_t(&self.b, &g_or[j]);
-            d_eps.push(dv_and.iter().zip(&dv_or).map(|(x, y)| 0.5 * (x + y)).collect());
+            d_eps.push(
+                dv_and
+                    .iter()
+                    .zip(&dv_or)
+                    .map(|(x, y)| 0.5 * (x + y))
+                    .collect(),
+            );
             let dg: Vec<f64> = dv_and.iter().zip(&dv_or).map(|(x, y)| x - y).collect();
             for (s, d) in d_shared.iter_mut().zip(&dg) {
                 *s += d;
@@ -146,7 +162,14 @@ impl Dense {
                 d_specific.push(dg);
             }
         }
-        DenseEval { loss, d_eps, d_shared, d_specific, and, or }
+        DenseEval {
+            loss,
+            d_eps,
+            d_shared,
+            d_specific,
+            and,
+            or,
+        }
     }
 
     /// The reference optimiser (SPEC §3) on dense matrices: zero init, clip, momentum SGD, no step
@@ -167,7 +190,11 @@ impl Dense {
         let len = 1usize << self.n;
         let mut eps = vec![vec![0.0; len]; m];
         let mut shared = vec![0.0; len];
-        let mut specific = if gamma_bounds.is_some() { vec![vec![0.0; len]; m] } else { Vec::new() };
+        let mut specific = if gamma_bounds.is_some() {
+            vec![vec![0.0; len]; m]
+        } else {
+            Vec::new()
+        };
         let (mut b_eps, mut b_shared, mut b_spec) = (eps.clone(), shared.clone(), specific.clone());
         let clip = |x: &mut Vec<f64>, b: f64| x.iter_mut().for_each(|v| *v = v.clamp(-b, b));
         let step = |theta: &mut Vec<f64>, buf: &mut Vec<f64>, g: &[f64], lr: f64| {
