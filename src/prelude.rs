@@ -6,6 +6,7 @@ pub use crate::decomposition::{
     decompose_generalizable, decompose_traditional, gamma_bounds_over_samples, Decomposition,
     GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
+pub use crate::display::{Figure, InteractionsView, MimeBundle, Report, Table};
 pub use crate::error::{Error, Result};
 pub use crate::interactions::{Interaction, Interactions, Kind};
 pub use crate::metrics::{
