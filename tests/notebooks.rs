@@ -300,8 +300,13 @@ fn runs(cmd: &Path, arg: &str) -> bool {
 }
 
 fn find_tools() -> Result<Tools, String> {
+    // kernel/install.sh records the jupyter it installed
+    let recorded = std::fs::read_to_string(cache_dir().join("evcxr/jupyter-path"))
+        .ok()
+        .map(|s| PathBuf::from(s.trim()));
     let jupyter = [
         std::env::var_os("INTERPRIM_JUPYTER").map(PathBuf::from),
+        recorded,
         Some(cache_dir().join("jupyter-venv/bin/jupyter")),
         Some(PathBuf::from("jupyter")),
     ]
@@ -355,9 +360,8 @@ fn kernel_setup(tools: &Tools, jupyter_path: &Path) -> std::io::Result<()> {
         ),
     )?;
     std::fs::write(config.join("prelude.rs"), "use interprim::prelude::*;\n")?;
-    if !build.join("Cargo.lock").exists() {
-        let _ = std::fs::copy(repo().join("Cargo.lock"), build.join("Cargo.lock"));
-    }
+    // build the crate versions `cargo test` uses (cargo adds evcxr's own crate to them)
+    let _ = std::fs::copy(repo().join("Cargo.lock"), build.join("Cargo.lock"));
     let spec = jupyter_path.join("kernels/interprim");
     std::fs::create_dir_all(&spec)?;
     let json = serde_json::json!({
