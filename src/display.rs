@@ -9,7 +9,8 @@
 //! - `image/svg+xml`: the same static image, for front ends that prefer it;
 //! - `text/plain`: a deterministic summary of the data, which the notebook regression tests compare.
 //!
-//! Tables of interactions (for [`Interactions`], [`Decomposition`]) are in [`report`].
+//! Tables of interactions (for [`Interactions`](crate::Interactions) and
+//! [`Decomposition`](crate::Decomposition)) are in [`report`].
 
 pub mod report;
 pub mod svg;
