@@ -99,6 +99,8 @@ pub enum Command {
 pub enum Replicate {
     /// Task 1: sentiment, MiniLM-L3 vs MiniLM-L6 on Rotten Tomatoes test sentences.
     Sentiment(crate::sentiment::SentimentArgs),
+    /// Task 2: next word, SmolLM2-135M vs Gemma-3-270M on the first 30 words of NYT editorials.
+    NextWord(crate::next_word::NextWordArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -152,6 +154,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replicate(Replicate::Sentiment(args)) => {
             let summary = crate::sentiment::run_replicate_sentiment(&args)?;
             crate::sentiment::print_summary(&summary, &args.out);
+            Ok(())
+        }
+        Command::Replicate(Replicate::NextWord(args)) => {
+            let summary = crate::next_word::run_replicate_next_word(&args)?;
+            crate::next_word::print_summary(&summary, &args.out);
             Ok(())
         }
         Command::Demo {

@@ -22,6 +22,7 @@ pub mod figures;
 pub mod interactions;
 pub mod metrics;
 pub mod models;
+pub mod next_word;
 pub mod onnx;
 pub mod prelude;
 pub mod replication;

@@ -38,3 +38,15 @@ pub fn minilm_l3_onnx() -> PathBuf {
 pub fn sentences_dir() -> PathBuf {
     asset_root().join("sentences")
 }
+
+/// SmolLM2-135M-Instruct, GGUF Q4_1 (LLaMA architecture; `scripts/fetch-assets.sh lm`).
+pub fn smollm2_gguf() -> PathBuf {
+    asset_root()
+        .join("lm")
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Gemma-3-270M (base), GGUF Q4_K_M, joined from its four PyPI parts (`scripts/fetch-assets.sh lm`).
+pub fn gemma3_gguf() -> PathBuf {
+    asset_root().join("lm").join("gemma-3-270m-q4_k_m.gguf")
+}

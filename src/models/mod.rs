@@ -1,9 +1,15 @@
 //! Pretrained networks behind the value functions: a BERT sequence classifier on candle that can be
-//! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, and the
-//! locations of the cached assets that scripts/fetch-assets.sh installs.
+//! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, causal
+//! language models from GGUF files with tokenizers built from their metadata, and the locations
+//! of the cached assets that scripts/fetch-assets.sh installs.
 
 pub mod assets;
 pub mod bert;
+pub mod causal_lm;
+pub mod decoder;
+pub mod gemma3;
+pub mod gguf_tokenizer;
+pub mod llama;
 pub mod tokenizer;
 
 use std::path::PathBuf;

@@ -2,11 +2,14 @@
 //!
 //! [`players`] chooses the words, [`baseline`] what replaces a masked word (and learns a baseline),
 //! [`value`] runs a classifier on all 2^n masked sentences and caches what it returns, [`diff`] is a
-//! differentiable copy of the classifier for learning baselines. [`crate::api`] puts them together
+//! differentiable copy of the classifier for learning baselines. [`lm_value`] is the same for
+//! causal language models (task 2): the log-odds of the predicted next word's first token on all
+//! 2^n masked prompts, with prefix sharing between masks. [`crate::api`] puts them together
 //! with the decompositions.
 
 pub mod baseline;
 pub mod diff;
+pub mod lm_value;
 pub mod players;
 pub mod value;
 
