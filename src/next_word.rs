@@ -109,6 +109,7 @@ pub struct PromptModelRecord {
     /// Tokens run with prefix sharing, and without (len · 2^n).
     pub tokens_run: usize,
     pub tokens_unshared: usize,
+    /// Seconds the values took to compute (recorded in the cache when read from it).
     pub seconds: f64,
     pub from_cache: bool,
 }
@@ -255,21 +256,24 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
                 prompt_tokens: masked.len(),
                 tokens_run: run_tokens,
                 tokens_unshared: unshared,
-                seconds: v.seconds,
+                seconds: v.compute_seconds.unwrap_or(v.seconds),
                 from_cache: v.from_cache,
             });
             per_model.push(v);
         }
+        // time to compute the values; for values read from the cache, the time recorded when
+        // they were computed (so a resumed run reports the cost of a sample, not of a read)
+        let recorded: Option<f64> = per_model.iter().map(|v| v.compute_seconds).sum();
         let all_cached = per_model.iter().all(|v| v.from_cache);
         samples.push(SampleValues {
             id: prompt.id.clone(),
             text: format!("{} → {}", prompt.text, words[0].word),
             players: players.names(),
             values: per_model.iter().map(|v| v.centred()).collect(),
-            value_seconds: if all_cached {
-                per_model.iter().map(|v| v.seconds).sum()
-            } else {
-                start.elapsed().as_secs_f64()
+            value_seconds: match (all_cached, recorded) {
+                (true, Some(r)) => r,
+                (true, None) => per_model.iter().map(|v| v.seconds).sum(),
+                (false, _) => start.elapsed().as_secs_f64(),
             },
         });
         records.push(PromptRecord {

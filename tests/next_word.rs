@@ -409,5 +409,27 @@ fn replicate_next_word_writes_summary_and_resumes() {
     let again: serde_json::Value = interprim::export::read_json(&out.join("summary.json")).unwrap();
     assert_eq!(again["samples"], 2);
     assert_eq!(again["k"], summary["k"]);
+    // values read from the cache report the time they took to compute, not the read
+    let prompts2: serde_json::Value =
+        interprim::export::read_json(&out.join("prompts.json")).unwrap();
+    for (a, b) in prompts2
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(prompts.as_array().unwrap())
+    {
+        for (ma, mb) in a["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(b["models"].as_array().unwrap())
+        {
+            assert_eq!(ma["from_cache"], true);
+            assert_eq!(mb["from_cache"], false);
+            assert_eq!(ma["seconds"], mb["seconds"]);
+        }
+    }
+    let secs = |s: &serde_json::Value| s["seconds"]["values"].as_f64().unwrap();
+    assert!((secs(&again) - secs(&summary)).abs() < 0.5 * secs(&summary));
     eprintln!("resumed run: {:.1} s", start.elapsed().as_secs_f64());
 }

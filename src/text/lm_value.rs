@@ -397,7 +397,11 @@ pub struct LmValues {
     /// Uncentred log-odds of y for every mask (bit i = player i present).
     pub log_odds: Vec<f64>,
     pub from_cache: bool,
+    /// Seconds this call took (a cache read when `from_cache`).
     pub seconds: f64,
+    /// Seconds the network evaluation took when the values were computed: this call's, or the
+    /// one recorded next to the cache entry (`None` if that record is missing).
+    pub compute_seconds: Option<f64>,
 }
 
 impl LmValues {
@@ -433,10 +437,19 @@ pub fn lm_values(
             .filter(|l| l.classes == 1 && l.n == masked.n()),
         None => None,
     };
-    let (log_odds, from_cache) = match cached {
-        Some(l) => (l.data, true),
+    // the compute time is kept next to the cache entry, so resumed runs can report it
+    let seconds_path = cache.map(|c| c.dir().join(format!("{}.seconds.json", key.hash())));
+    let (log_odds, from_cache, compute_seconds) = match cached {
+        Some(l) => {
+            let recorded = seconds_path
+                .as_ref()
+                .and_then(|p| crate::export::read_json::<f64>(p).ok());
+            (l.data, true, recorded)
+        }
         None => {
+            let t = Instant::now();
             let lo = masked.log_odds(lm, target, batch_size, progress)?;
+            let secs = t.elapsed().as_secs_f64();
             if let Some(c) = cache {
                 // one "class": the target's log-odds (the vocabulary is too large to keep logits)
                 c.store(
@@ -447,8 +460,11 @@ pub fn lm_values(
                         data: lo.clone(),
                     },
                 )?;
+                if let Some(p) = &seconds_path {
+                    crate::export::write_json(p, &secs)?;
+                }
             }
-            (lo, false)
+            (lo, false, Some(secs))
         }
     };
     Ok(LmValues {
@@ -461,6 +477,7 @@ pub fn lm_values(
         log_odds,
         from_cache,
         seconds: start.elapsed().as_secs_f64(),
+        compute_seconds,
     })
 }
 
