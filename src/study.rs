@@ -621,7 +621,9 @@ mod tests {
         assert_eq!(figs.len(), 4);
         // one colour per α
         let svg = figs[0].to_svg();
-        assert!(svg.contains(crate::figures::PALETTE[0]) && svg.contains(crate::figures::PALETTE[1]));
+        assert!(
+            svg.contains(crate::figures::PALETTE[0]) && svg.contains(crate::figures::PALETTE[1])
+        );
         let t = alpha_table(&runs, s.models()).to_text();
         assert!(t.contains("A: above 0.05·max"), "{t}");
     }
