@@ -250,7 +250,7 @@ pub fn load_default_models() -> Result<Vec<DigitClassifier>> {
 // The patch figure
 
 /// The digit as a grey-scale SVG (white ink on black, as MNIST) with the outline of every player
-/// (thin grey, labelled by index) and, filled with `color`, the patches of `highlight`.
+/// (dashed green, labelled by index) and, filled with `color`, the patches of `highlight`.
 pub fn patch_svg(
     pixels: &[f32],
     patches: &[Patch],
@@ -291,7 +291,7 @@ pub fn patch_svg(
             );
         } else {
             svg += &format!(
-                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{w}\" fill=\"none\" stroke=\"#999\" stroke-width=\"1\" stroke-dasharray=\"2,2\"/>"
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{w}\" fill=\"none\" stroke=\"#2CA02C\" stroke-width=\"1.5\" stroke-dasharray=\"3,2\"/>"
             );
         }
         svg += &format!(
@@ -304,16 +304,20 @@ pub fn patch_svg(
     svg + "</svg>"
 }
 
-/// Shared interactions of a sample's generalizable result: those in every model's top `k`
-/// (AND and OR together by strength), in the first model's order, with each model's effect.
-pub fn top_shared(result: &SampleResult, k: usize) -> Result<Vec<(Interaction, Vec<f64>)>> {
-    let models: Vec<&crate::Interactions> = result.generalizable.iter().collect();
-    let split = metrics::shared_and_distinctive(&models, k)?;
+/// Shared interactions of several models' interactions on one sample (e.g. the generalizable
+/// result): those in every model's top `k` (AND and OR together by strength), in the first
+/// model's order, with each model's effect.
+pub fn top_shared(
+    models: &[crate::Interactions],
+    k: usize,
+) -> Result<Vec<(Interaction, Vec<f64>)>> {
+    let refs: Vec<&crate::Interactions> = models.iter().collect();
+    let split = metrics::shared_and_distinctive(&refs, k)?;
     Ok(split[0]
         .shared
         .iter()
         .map(|it| {
-            let effects = models
+            let effects = refs
                 .iter()
                 .map(|m| m.get(it.kind)[it.coalition.mask()])
                 .collect();
@@ -322,11 +326,20 @@ pub fn top_shared(result: &SampleResult, k: usize) -> Result<Vec<(Interaction, V
         .collect())
 }
 
-/// An HTML section per sample: the digit with its players, then the `per_kind` strongest shared
-/// AND interactions (blue) and OR interactions (orange) among both models' top `k`, each drawn
-/// as its patches on the digit with the effect in each model.
+/// One image of the patch figure: a title, the per-model interactions (reorganised) on its
+/// players, the pixels and the players' patches.
+pub struct PatchFigureItem<'a> {
+    pub title: &'a str,
+    pub interactions: &'a [crate::Interactions],
+    pub pixels: &'a [f32],
+    pub patches: &'a [Patch],
+}
+
+/// An HTML page with a section per image: the digit with its players, then the `per_kind`
+/// strongest shared AND interactions (blue) and OR interactions (orange) among all models' top
+/// `k`, each drawn as its patches on the digit with the effect in each model.
 pub fn patches_html(
-    samples: &[(&SampleResult, &[f32], &[Patch])],
+    items: &[PatchFigureItem<'_>],
     models: &[String],
     k: usize,
     per_kind: usize,
@@ -337,16 +350,25 @@ pub fn patches_html(
          <h1>Patch interactions shared by the two CNNs (generalizable extraction)</h1>\n",
     );
     html += &format!(
-        "<p>Models: {}. Each digit shows its 8 players (dashed, numbered); the figures after it are the strongest interactions in both models' top {k} (AND <span style=\"color:{COLOR_AND}\">blue</span>: all patches needed; OR <span style=\"color:{COLOR_OR}\">orange</span>: any patch suffices), with the effect I(S) in each model.</p>\n",
+        "<p>Models: {}. Each digit shows its 8 players (dashed green, numbered); the figures after it are the strongest interactions in both models' top {k} (AND <span style=\"color:{COLOR_AND}\">blue</span>: all patches needed; OR <span style=\"color:{COLOR_OR}\">orange</span>: any patch suffices), with the effect I(S) in each model.</p>\n",
         escape(&models.join(" vs "))
     );
-    for (result, pixels, patches) in samples {
-        html += &format!("<h2>{}</h2>\n<div>", escape(&result.id));
+    for item in items {
+        let (pixels, patches) = (item.pixels, item.patches);
+        if item.interactions.len() != models.len() {
+            return Err(Error::WrongModelCount(format!(
+                "{}: interactions of {} models for {} model names",
+                item.title,
+                item.interactions.len(),
+                models.len()
+            )));
+        }
+        html += &format!("<h2>{}</h2>\n<div>", escape(item.title));
         html += &format!(
             "<figure>{}<figcaption>players</figcaption></figure>",
             patch_svg(pixels, patches, Coalition(0), COLOR_AND, 6)
         );
-        let shared = top_shared(result, k)?;
+        let shared = top_shared(item.interactions, k)?;
         for kind in [Kind::And, Kind::Or] {
             let color = match kind {
                 Kind::And => COLOR_AND,
@@ -385,7 +407,7 @@ pub fn patches_html(
 #[derive(clap::Args, Debug, Clone)]
 pub struct DigitsArgs {
     /// Test images of "3" to explain (the paper: 100).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 50)]
     pub samples: usize,
     #[arg(long, default_value = "output/digits")]
     pub out: PathBuf,
@@ -634,11 +656,16 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     bar.finish_and_clear();
     let summary = run.summarize(&results, &bounds, accuracy)?;
     run.write_report(&summary, &results, &paper_digits())?;
-    let figure: Vec<(&SampleResult, &[f32], &[Patch])> = results
+    let figure: Vec<PatchFigureItem<'_>> = results
         .iter()
         .zip(&drawn)
         .take(args.figure_samples)
-        .map(|(r, (px, p))| (r, px.as_slice(), p.as_slice()))
+        .map(|(r, (px, p))| PatchFigureItem {
+            title: &r.id,
+            interactions: &r.generalizable,
+            pixels: px,
+            patches: p,
+        })
         .collect();
     let html = patches_html(&figure, &summary.models, 50, 3)?;
     crate::export::write_atomic(&args.out.join("patches.html"), html.as_bytes())?;

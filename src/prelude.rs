@@ -6,6 +6,10 @@ pub use crate::decomposition::{
     decompose_generalizable, decompose_traditional, gamma_bounds_over_samples, Decomposition,
     GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
+pub use crate::digits::{
+    masked_images, patch_svg, patch_values, patches_html, select_patches, top_shared, Patch,
+    PatchFigureItem, PatchOptions,
+};
 pub use crate::display::{Figure, InteractionsView, MimeBundle, Report, Table};
 pub use crate::error::{Error, Result};
 pub use crate::interactions::{Interaction, Interactions, Kind};
@@ -13,4 +17,5 @@ pub use crate::metrics::{
     generalization_curve, generalization_power_topk, shared_and_distinctive, GeneralizationCurve,
     SharedSplit,
 };
+pub use crate::models::digit_net::{DigitClassifier, DigitModel};
 pub use crate::transform::{and_interactions, or_interactions, reconstruct, shapley_values};

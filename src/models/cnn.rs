@@ -227,12 +227,15 @@ pub fn normal(n: usize, std: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f32>
     v
 }
 
+/// Tensors by name and the `__metadata__` of a safetensors file.
+pub type TensorsAndMetadata = (HashMap<String, Tensor>, HashMap<String, String>);
+
 /// The tensors (as f32) and `__metadata__` of a safetensors file, with errors naming the file.
 pub fn read_safetensors(
     path: &Path,
     hint: &str,
     device: &Device,
-) -> std::result::Result<(HashMap<String, Tensor>, HashMap<String, String>), ModelError> {
+) -> std::result::Result<TensorsAndMetadata, ModelError> {
     ModelError::require_file(path, hint)?;
     let bytes = std::fs::read(path).map_err(|e| ModelError::bad_file(path, e, hint))?;
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
