@@ -603,11 +603,15 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
                     &CachedValues {
                         key,
                         patches: patches.clone(),
-                        values: values.clone(),
+                        values,
                         seconds,
                     },
                 )?;
-                (values, seconds)
+                // Use the values as read back: JSON float parsing may differ from the computed
+                // values in the last bit, and a resumed run (which reads them) must see the same
+                // values, so that its fingerprints match and saved samples are reused.
+                let saved: CachedValues = read_json(&cache_path)?;
+                (saved.values, seconds)
             }
         };
         samples.push(SampleValues {
