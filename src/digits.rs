@@ -39,7 +39,7 @@ use crate::interactions::{Interaction, Kind};
 use crate::models::digit_net::{DigitClassifier, DigitModel};
 use crate::replication::{PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary};
 use crate::train::digits::evaluate_digits;
-use crate::{metrics, Error, Result, MAX_PLAYERS};
+use crate::{metrics, Error, Result};
 
 /// A square patch of pixels: top-left (row, col) and side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -113,9 +113,9 @@ fn check_image(pixels: &[f32]) -> Result<()> {
 /// Choose the players of an image (see the module doc), in reading order.
 pub fn select_patches(pixels: &[f32], opts: &PatchOptions) -> Result<Vec<Patch>> {
     check_image(pixels)?;
-    if opts.n == 0 || opts.n > MAX_PLAYERS {
+    if opts.n == 0 || opts.n > MAX_PATCH_PLAYERS {
         return Err(Error::InvalidPlayers(format!(
-            "n = {} patches: choose between 1 and {MAX_PLAYERS} players",
+            "n = {} patches: choose between 1 and {MAX_PATCH_PLAYERS} players",
             opts.n
         )));
     }
@@ -178,13 +178,17 @@ pub fn select_patches(pixels: &[f32], opts: &PatchOptions) -> Result<Vec<Patch>>
         .collect())
 }
 
+/// At most this many image players: the 2^n masked images are held in memory (2^16 images of
+/// 28×28 f32 pixels = 205 MB).
+pub const MAX_PATCH_PLAYERS: usize = 16;
+
 /// The 2^n masked images x_T (T = 0..2^n, bit i = player i present), concatenated.
 pub fn masked_images(pixels: &[f32], patches: &[Patch]) -> Result<Vec<f32>> {
     check_image(pixels)?;
     let n = patches.len();
-    if n == 0 || n > MAX_PLAYERS {
+    if n == 0 || n > MAX_PATCH_PLAYERS {
         return Err(Error::InvalidPlayers(format!(
-            "{n} patches: between 1 and {MAX_PLAYERS} players are supported"
+            "{n} patches: between 1 and {MAX_PATCH_PLAYERS} image players are supported (2^n masked images are held in memory)"
         )));
     }
     for p in patches {
@@ -511,6 +515,19 @@ fn test_accuracy(
 pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     if args.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
+    }
+    if args.n == 0 || args.n > MAX_PATCH_PLAYERS {
+        return Err(Error::InvalidPlayers(format!(
+            "--n {}: choose between 1 and {MAX_PATCH_PLAYERS} patches per image",
+            args.n
+        )));
+    }
+    if args.patch == 0 || args.patch > 9 {
+        return Err(Error::InvalidSetting {
+            name: "--patch",
+            value: args.patch.to_string(),
+            why: "the patch side must be between 1 and 9 pixels",
+        });
     }
     let models = load_default_models()?;
     let split = default_split()?;

@@ -43,7 +43,8 @@ impl ModelChoice {
             ModelChoice::L6 => Ok(vec![SentimentModel::L6]),
             ModelChoice::Both => Ok(SentimentModel::ALL.to_vec()),
             other => Err(Error::Invalid(format!(
-                "--model {other:?} is a digits model; the sentiment models are l3, l6 or both"
+                "--model {} is a digits model; the sentiment models are l3, l6 or both",
+                format!("{other:?}").to_lowercase()
             ))),
         }
     }
@@ -54,7 +55,8 @@ impl ModelChoice {
             ModelChoice::Vgg16 => Ok(vec![DigitModel::Vgg16]),
             ModelChoice::Both => Ok(DigitModel::ALL.to_vec()),
             other => Err(Error::Invalid(format!(
-                "--model {other:?} is a sentiment model; the digits models are resnet20, vgg16 or both"
+                "--model {} is a sentiment model; the digits models are resnet20, vgg16 or both",
+                format!("{other:?}").to_lowercase()
             ))),
         }
     }
