@@ -27,5 +27,6 @@ pub mod onnx;
 pub mod prelude;
 pub mod replication;
 pub mod sentiment;
+pub mod study;
 pub mod text;
 pub mod train;
