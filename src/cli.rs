@@ -70,7 +70,7 @@ pub enum Command {
     /// Replicate one of the paper's experiments with the default models.
     #[command(subcommand)]
     Replicate(Replicate),
-    /// Fine-tune the default classifiers (sentiment: MiniLM-L3 and MiniLM-L6 on the Rotten Tomatoes sentences).
+    /// Train the default classifiers (sentiment: MiniLM-L3 and MiniLM-L6 on the Rotten Tomatoes sentences; digits: ResNet-20 and a VGG-16-style CNN on MNIST "3" vs rest).
     Train(crate::train::TrainArgs),
     /// Generalizable vs traditional extraction on the paper's Boolean example and two noisy models of it.
     Demo {
@@ -99,6 +99,8 @@ pub enum Command {
 pub enum Replicate {
     /// Task 1: sentiment, MiniLM-L3 vs MiniLM-L6 on Rotten Tomatoes test sentences.
     Sentiment(crate::sentiment::SentimentArgs),
+    /// Task 3: MNIST "3" vs rest, ResNet-20 vs a VGG-16-style CNN, 8 image patches per test image.
+    Digits(crate::digits::DigitsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -152,6 +154,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replicate(Replicate::Sentiment(args)) => {
             let summary = crate::sentiment::run_replicate_sentiment(&args)?;
             crate::sentiment::print_summary(&summary, &args.out);
+            Ok(())
+        }
+        Command::Replicate(Replicate::Digits(args)) => {
+            let summary = crate::digits::run_replicate_digits(&args)?;
+            crate::digits::print_summary(&summary, &args.out);
             Ok(())
         }
         Command::Demo {

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod data;
 pub mod decomposition;
 pub mod demo;
+pub mod digits;
 pub mod display;
 pub mod export;
 pub mod figures;

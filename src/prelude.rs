@@ -12,6 +12,10 @@ pub use crate::decomposition::{
     decompose_generalizable, decompose_traditional, gamma_bounds_over_samples, Decomposition,
     GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
+pub use crate::digits::{
+    masked_images, patch_svg, patch_values, patches_html, select_patches, top_shared, Patch,
+    PatchFigureItem, PatchOptions,
+};
 pub use crate::display::highlight_sentence;
 pub use crate::display::{Figure, InteractionsView, MimeBundle, Report, Table};
 pub use crate::error::{Error, Result};
@@ -21,6 +25,7 @@ pub use crate::metrics::{
     SharedSplit,
 };
 pub use crate::metrics::{MatchingError, OrderSums, SalientCount};
+pub use crate::models::digit_net::{DigitClassifier, DigitModel};
 pub use crate::replication::{PaperNumbers, SampleResult, Summary};
 pub use crate::sentiment::{
     load_default_model, load_default_models, replicate_sentiment, SentimentArgs,

@@ -403,6 +403,11 @@ pub fn replicate_sentiment(args: &SentimentArgs, progress: Progress) -> Result<S
 
 /// Print the headline numbers of a summary.
 pub fn print_summary(summary: &crate::replication::Summary, out: &Path) {
+    print_summary_with(summary, out, 45.14);
+}
+
+/// Print the headline numbers of a summary, with the paper's seconds per sample of the task.
+pub fn print_summary_with(summary: &crate::replication::Summary, out: &Path, paper_seconds: f64) {
     println!(
         "{} samples, models {}",
         summary.samples,
@@ -441,7 +446,7 @@ pub fn print_summary(summary: &crate::replication::Summary, out: &Path) {
         }
     );
     println!(
-        "  seconds per sample: {:.2} (paper: 45.14)",
+        "  seconds per sample: {:.2} (paper: {paper_seconds})",
         summary.seconds_per_sample
     );
     println!(

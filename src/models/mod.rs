@@ -1,10 +1,15 @@
 //! Pretrained networks behind the value functions: a BERT sequence classifier on candle that can be
 //! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, and the
-//! locations of the cached assets that scripts/fetch-assets.sh installs.
+//! locations of the cached assets that scripts/fetch-assets.sh installs; and the digit CNNs
+//! (ResNet-20, VGG-16-style) of the image task.
 
 pub mod assets;
 pub mod bert;
+pub mod cnn;
+pub mod digit_net;
+pub mod resnet;
 pub mod tokenizer;
+pub mod vgg;
 
 use std::path::PathBuf;
 
