@@ -4,7 +4,7 @@
 # (idempotent), then every test target with missing assets as a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/fetch-assets.sh sentiment lm
+scripts/fetch-assets.sh sentiment lm digits
 kernel/install.sh
 INTERPRIM_REQUIRE_ASSETS=1 cargo test --all-targets "$@"
 cargo test --doc "$@"

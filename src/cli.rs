@@ -70,7 +70,7 @@ pub enum Command {
     /// Replicate one of the paper's experiments with the default models.
     #[command(subcommand)]
     Replicate(Replicate),
-    /// Fine-tune the default classifiers (sentiment: MiniLM-L3 and MiniLM-L6 on the Rotten Tomatoes sentences).
+    /// Train the default classifiers (sentiment: MiniLM-L3 and MiniLM-L6 on the Rotten Tomatoes sentences; digits: ResNet-20 and a VGG-16-style CNN on MNIST "3" vs rest).
     Train(crate::train::TrainArgs),
     /// Generalizable vs traditional extraction on the paper's Boolean example and two noisy models of it.
     Demo {
@@ -101,6 +101,8 @@ pub enum Replicate {
     Sentiment(crate::sentiment::SentimentArgs),
     /// Task 2: next word, SmolLM2-135M vs Gemma-3-270M on the first 30 words of NYT editorials.
     NextWord(crate::next_word::NextWordArgs),
+    /// Task 3: MNIST "3" vs rest, ResNet-20 vs a VGG-16-style CNN, 8 image patches per test image.
+    Digits(crate::digits::DigitsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -159,6 +161,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Replicate(Replicate::NextWord(args)) => {
             let summary = crate::next_word::run_replicate_next_word(&args)?;
             crate::next_word::print_summary(&summary, &args.out);
+            Ok(())
+        }
+        Command::Replicate(Replicate::Digits(args)) => {
+            let summary = crate::digits::run_replicate_digits(&args)?;
+            crate::digits::print_summary(&summary, &args.out);
             Ok(())
         }
         Command::Demo {

@@ -13,6 +13,7 @@
 //! [`Decomposition`](crate::Decomposition)) are in [`report`].
 
 pub mod report;
+pub mod results;
 pub mod svg;
 
 use std::fmt::Write as _;
@@ -26,6 +27,7 @@ use crate::metrics::{self, GeneralizationCurve, OrderSums, SALIENCE_RATIO};
 use crate::Result;
 
 pub use report::{InteractionsView, Report, Table};
+pub use results::highlight_sentence;
 
 /// One output: several representations of the same thing, best first.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -22,6 +22,20 @@ pub fn method_color(method: &str) -> &'static str {
     }
 }
 
+/// Colours of other series (e.g. one per α), in order.
+pub const PALETTE: [&str; 8] = [
+    "#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E", "#E6AB02", "#A6761D", "#666666",
+];
+
+/// Colour of the `index`-th series named `name`: a method's own colour ([`method_color`]) for the
+/// three methods, else the palette's `index`-th.
+pub fn series_color(name: &str, index: usize) -> &'static str {
+    match name {
+        "generalizable" | "traditional" | "harsanyi" => method_color(name),
+        _ => PALETTE[index % PALETTE.len()],
+    }
+}
+
 /// At most this many points per sparsity curve: ranks are sampled log-uniformly (plus the first
 /// and last), which keeps the curve's shape on a log axis while a 409,600-point pool stays small.
 pub const MAX_CURVE_POINTS: usize = 1500;
@@ -45,7 +59,7 @@ pub fn subsample_curve(sorted: &[f64]) -> (Vec<usize>, Vec<f64>) {
 /// a dashed line at 0.05·max of each series.
 pub fn sparsity_plot(title: &str, series: &[(&str, &[f64])]) -> Plot {
     let mut plot = Plot::new();
-    for (name, sorted) in series {
+    for (index, (name, sorted)) in series.iter().enumerate() {
         let (ranks, values) = subsample_curve(sorted);
         // zero strengths cannot be drawn on a log axis
         let (ranks, values): (Vec<usize>, Vec<f64>) = ranks
@@ -53,7 +67,7 @@ pub fn sparsity_plot(title: &str, series: &[(&str, &[f64])]) -> Plot {
             .zip(values)
             .filter(|(_, v)| *v > 0.0)
             .unzip();
-        let color = method_color(name);
+        let color = series_color(name, index);
         let count = sorted
             .iter()
             .filter(|x| **x > SALIENCE_RATIO * sorted.first().copied().unwrap_or(0.0))
@@ -97,14 +111,15 @@ pub fn generalization_plot(
     curves: &[(&str, &GeneralizationCurve)],
 ) -> Plot {
     let mut plot = Plot::new();
-    for (name, c) in curves {
+    for (index, (name, c)) in curves.iter().enumerate() {
         let ys = if kind_or { &c.s_or } else { &c.s_and };
+        let color = series_color(name, index);
         plot.add_trace(
             Scatter::new(c.k.clone(), ys.clone())
                 .mode(Mode::LinesMarkers)
                 .name(*name)
-                .line(Line::new().color(method_color(name)).width(2.0))
-                .marker(Marker::new().color(method_color(name)).size(7)),
+                .line(Line::new().color(color).width(2.0))
+                .marker(Marker::new().color(color).size(7)),
         );
     }
     let label = if kind_or { "s_or" } else { "s_and" };

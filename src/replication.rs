@@ -108,6 +108,9 @@ pub struct PaperNumbers {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct MethodSummary {
     pub s_and: Vec<f64>,
+    /// Empty (and left out of the JSON) for plain Harsanyi, which has no OR part: its all-zero OR
+    /// interactions would tie in every top k and read as a meaningless s_or = 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub s_or: Vec<f64>,
     /// Per model: pooled strengths above 0.05·max of the pool.
     pub salient: Vec<SalientCount>,
@@ -326,9 +329,13 @@ impl Run {
                     .shared
                     .len() as f64;
             }
+            let has_or = per
+                .iter()
+                .flatten()
+                .any(|s| s.get(Kind::Or).iter().any(|&x| x != 0.0));
             Ok(MethodSummary {
                 s_and: curve.s_and,
-                s_or: curve.s_or,
+                s_or: if has_or { curve.s_or } else { Vec::new() },
                 salient,
                 orders,
                 shared_top50: shared / per.len() as f64,
@@ -668,6 +675,8 @@ mod tests {
             assert!(json.get(key).is_some(), "{key}");
         }
         assert!(json["generalizable"]["s_and"].is_array() && json["harsanyi"]["s_and"].is_array());
+        // Plain Harsanyi has no OR part: no s_or, rather than a tie-made 1.0.
+        assert!(json["generalizable"]["s_or"].is_array() && json["harsanyi"].get("s_or").is_none());
         assert!(std::fs::read_to_string(dir.path().join("figures.html"))
             .unwrap()
             .contains("Fig. 4"));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
@@ -22,7 +22,9 @@ use crate::data::sentences::{default_split, LabeledSentence};
 use crate::export::{read_json, write_json};
 use crate::models::bert::HeadSource;
 use crate::replication::{paper_sentiment, Run, RunSettings, SampleResult, SampleValues};
+use crate::study::{cache_root, notebook_dir, Progress, Study};
 use crate::text::players::{PlayerSelection, Players};
+use crate::text::value::ValueCache;
 use crate::train::SentimentModel;
 use crate::{metrics, Error, Result};
 
@@ -63,6 +65,47 @@ pub struct SentimentArgs {
     pub accuracy_sentences: Option<usize>,
 }
 
+impl Default for SentimentArgs {
+    /// The CLI's defaults.
+    fn default() -> Self {
+        SentimentArgs {
+            samples: 20,
+            out: PathBuf::from("output/sentiment"),
+            n: 10,
+            seed: 0,
+            niter: 20000,
+            alpha: 0.1,
+            lr_generalizable: None,
+            lr_traditional: None,
+            batch_size: None,
+            cache_dir: None,
+            accuracy_sentences: None,
+        }
+    }
+}
+
+impl SentimentArgs {
+    /// The notebooks' run of `samples` sentences (otherwise the CLI's defaults): results in
+    /// `<cache root>/notebooks/sentiment-<samples>`, values in the shared value cache, so that the
+    /// first notebook computes and the others reuse.
+    pub fn for_notebooks(samples: usize) -> Self {
+        SentimentArgs {
+            samples,
+            out: notebook_dir().join(format!("sentiment-{samples}")),
+            cache_dir: Some(ValueCache::default_dir()),
+            ..Default::default()
+        }
+    }
+}
+
+fn bar(len: u64, progress: Progress) -> ProgressBar {
+    if progress == Progress::Bars {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
 fn bar_style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .expect("static template")
@@ -77,19 +120,22 @@ fn file_sha(path: &Path) -> Result<String> {
         .collect())
 }
 
+/// One default classifier: the cached base model with the committed fine-tuned weights, on the
+/// CPU, named by [`SentimentModel::name`].
+pub fn load_default_model(model: SentimentModel) -> Result<TextClassifier> {
+    TextClassifier::load_with(
+        model.name(),
+        model.base_files(),
+        HeadSource::FineTuned(model.committed_weights()),
+        &Device::Cpu,
+    )
+}
+
 /// The two default classifiers, smaller first.
 pub fn load_default_models() -> Result<Vec<(SentimentModel, TextClassifier)>> {
     SentimentModel::ALL
         .iter()
-        .map(|&m| {
-            let c = TextClassifier::load_with(
-                m.name(),
-                m.base_files(),
-                HeadSource::FineTuned(m.committed_weights()),
-                &Device::Cpu,
-            )?;
-            Ok((m, c))
-        })
+        .map(|&m| Ok((m, load_default_model(m)?)))
         .collect()
 }
 
@@ -109,6 +155,7 @@ fn test_accuracy(
     models: &[(SentimentModel, TextClassifier)],
     test: &[LabeledSentence],
     out: &Path,
+    progress: Progress,
 ) -> Result<BTreeMap<String, f64>> {
     let path = out.join("accuracy.json");
     let mut cached: BTreeMap<String, (String, f64)> = if path.exists() {
@@ -123,7 +170,12 @@ fn test_accuracy(
         let acc = match cached.get(&key) {
             Some((s, acc)) if *s == sha => *acc,
             _ => {
-                let bar = ProgressBar::new(test.len() as u64);
+                progress.line(&format!(
+                    "test accuracy of {} on {} sentences…",
+                    m.name(),
+                    test.len()
+                ));
+                let bar = bar(test.len() as u64, progress);
                 bar.set_style(bar_style("test accuracy {msg} [{bar:30}] {pos}/{len}"));
                 bar.set_message(m.name().to_string());
                 let mut correct = 0usize;
@@ -135,6 +187,7 @@ fn test_accuracy(
                 }
                 bar.finish_and_clear();
                 let acc = correct as f64 / test.len().max(1) as f64;
+                progress.line(&format!("  {}: {:.2}%", m.name(), 100.0 * acc));
                 cached.insert(key, (sha, acc));
                 acc
             }
@@ -145,8 +198,15 @@ fn test_accuracy(
     Ok(result)
 }
 
-/// Run the replication; returns the summary it wrote.
+/// Run the replication (the CLI: progress bars); returns the summary it wrote.
 pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replication::Summary> {
+    Ok(replicate_sentiment(args, Progress::Bars)?.summary)
+}
+
+/// Run the replication, or resume it: values come from the value cache and per-sample results
+/// from `args.out/samples` when they were computed with the same settings. Writes summary.json,
+/// figures.html and comparison.md, and returns everything in memory.
+pub fn replicate_sentiment(args: &SentimentArgs, progress: Progress) -> Result<Study> {
     if args.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
@@ -157,7 +217,7 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
         Some(k) => crate::data::sentences::seeded_subset(&split.test, k, args.seed),
         None => split.test.clone(),
     };
-    let accuracy = test_accuracy(&models, &accuracy_set, &args.out)?;
+    let accuracy = test_accuracy(&models, &accuracy_set, &args.out, progress)?;
 
     let mut opts = ExtractOptions {
         n_players: args.n,
@@ -167,7 +227,7 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     opts.cache_dir = Some(
         args.cache_dir
             .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/values")),
+            .unwrap_or_else(|| cache_root().join("values")),
     );
     if let Some(b) = args.batch_size {
         opts.batch_size = b;
@@ -197,7 +257,11 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     // both models classify correctly.
     let mut order: Vec<usize> = (0..split.test.len()).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
-    let multi = MultiProgress::new();
+    let multi = if progress == Progress::Bars {
+        MultiProgress::new()
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    };
     let samples_bar = multi.add(ProgressBar::new(args.samples as u64));
     samples_bar.set_style(bar_style(
         "values   [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})",
@@ -241,6 +305,21 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
             }
         };
         let values = sentence_values_observed(&refs, &s.text, &opts, Some(&mut observer))?;
+        for m in &values.models {
+            progress.line(&format!(
+                "values {}/{} rt-{} {}: {} masked inputs{}",
+                samples.len() + 1,
+                args.samples,
+                s.id,
+                m.model,
+                m.v().len(),
+                if m.from_cache {
+                    " (cached)".to_string()
+                } else {
+                    format!(" in {:.1} s", m.seconds)
+                }
+            ));
+        }
         samples.push(SampleValues {
             id: format!("rt-{}", s.id),
             text: s.text.clone(),
@@ -273,7 +352,7 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     }
 
     let bounds = run.gamma_bounds(&samples)?;
-    let bar = ProgressBar::new(samples.len() as u64);
+    let bar = bar(samples.len() as u64, progress);
     bar.set_style(bar_style(
         "extract  [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})",
     ));
@@ -282,6 +361,20 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     for s in &samples {
         let (r, was_saved) = run.process(s, &bounds)?;
         reused += was_saved as usize;
+        progress.line(&format!(
+            "extract {}/{} {}: {}",
+            results.len() + 1,
+            samples.len(),
+            s.id,
+            if was_saved {
+                "reused the saved result".to_string()
+            } else {
+                format!(
+                    "generalizable {:.2} s, traditional {:.2} s",
+                    r.seconds.generalizable, r.seconds.traditional
+                )
+            }
+        ));
         bar.set_message(if reused > 0 {
             format!("({reused} resumed)")
         } else {
@@ -292,12 +385,29 @@ pub fn run_replicate_sentiment(args: &SentimentArgs) -> Result<crate::replicatio
     }
     bar.finish_and_clear();
     let summary = run.summarize(&results, &bounds, accuracy)?;
-    run.write_report(&summary, &results, &paper_sentiment())?;
-    Ok(summary)
+    let paper = paper_sentiment();
+    run.write_report(&summary, &results, &paper)?;
+    progress.line(&format!(
+        "wrote {}/{{summary.json, figures.html, comparison.md}}",
+        run.out.display()
+    ));
+    Ok(Study {
+        out: run.out.clone(),
+        settings: run.settings.clone(),
+        summary,
+        results,
+        gamma_bounds: bounds,
+        paper,
+    })
 }
 
 /// Print the headline numbers of a summary.
 pub fn print_summary(summary: &crate::replication::Summary, out: &Path) {
+    print_summary_with(summary, out, 45.14);
+}
+
+/// Print the headline numbers of a summary, with the paper's seconds per sample of the task.
+pub fn print_summary_with(summary: &crate::replication::Summary, out: &Path, paper_seconds: f64) {
     println!(
         "{} samples, models {}",
         summary.samples,
@@ -336,7 +446,7 @@ pub fn print_summary(summary: &crate::replication::Summary, out: &Path) {
         }
     );
     println!(
-        "  seconds per sample: {:.2} (paper: 45.14)",
+        "  seconds per sample: {:.2} (paper: {paper_seconds})",
         summary.seconds_per_sample
     );
     println!(

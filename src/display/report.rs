@@ -145,6 +145,8 @@ enum Block {
     Text(String),
     Table(Table),
     Figure(Box<Figure>),
+    /// Raw HTML (already escaped) and its plain-text equivalent.
+    Html(String, String),
 }
 
 /// A titled sequence of paragraphs, tables and figures, displayed as one output.
@@ -182,6 +184,19 @@ impl Report {
         self
     }
 
+    /// Another report's blocks, under its title as a heading.
+    pub fn append(mut self, other: Report) -> Self {
+        self.blocks.push(Block::Heading(other.title));
+        self.blocks.extend(other.blocks);
+        self
+    }
+
+    /// A block of HTML (escaped by the caller) with the text that stands for it in `text/plain`.
+    pub fn html(mut self, html: impl Into<String>, text: impl Into<String>) -> Self {
+        self.blocks.push(Block::Html(html.into(), text.into()));
+        self
+    }
+
     /// The figures of this report, in order.
     pub fn figures(&self) -> impl Iterator<Item = &Figure> {
         self.blocks.iter().filter_map(|b| match b {
@@ -201,6 +216,7 @@ impl Report {
                 Block::Text(t) => out.push_str(t),
                 Block::Table(t) => out.push_str(&t.to_text()),
                 Block::Figure(f) => out.push_str(&f.summary()),
+                Block::Html(_, t) => out.push_str(t),
             }
         }
         out
@@ -226,6 +242,7 @@ impl Report {
                 }
                 Block::Table(t) => out.push_str(&t.to_html()),
                 Block::Figure(f) => out.push_str(&f.html_fragment("")),
+                Block::Html(h, _) => out.push_str(h),
             }
         }
         out.push_str("</div>");
@@ -254,6 +271,8 @@ pub struct InteractionsView {
     top: usize,
     notes: Vec<String>,
     chart: bool,
+    /// HTML blocks (with their text) shown under the title, before the notes.
+    header: Vec<(String, String)>,
 }
 
 /// Default number of rows per model.
@@ -269,6 +288,7 @@ impl InteractionsView {
             top: DEFAULT_TOP,
             notes: Vec::new(),
             chart: true,
+            header: Vec::new(),
         }
     }
 
@@ -295,6 +315,13 @@ impl InteractionsView {
     /// Add a line under the title.
     pub fn note(mut self, text: impl Into<String>) -> Self {
         self.notes.push(text.into());
+        self
+    }
+
+    /// Add a block of HTML (escaped by the caller) under the title, with its plain-text equivalent
+    /// (e.g. the sentence with its players highlighted).
+    pub fn html_block(mut self, html: impl Into<String>, text: impl Into<String>) -> Self {
+        self.header.push((html.into(), text.into()));
         self
     }
 
@@ -397,6 +424,9 @@ impl InteractionsView {
 
     pub fn report(&self) -> Report {
         let mut r = Report::new(&self.title);
+        for (html, text) in &self.header {
+            r = r.html(html.clone(), text.clone());
+        }
         for n in &self.notes {
             r = r.text(n.clone());
         }

@@ -1,16 +1,21 @@
 //! Pretrained networks behind the value functions: a BERT sequence classifier on candle that can be
 //! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, causal
-//! language models from GGUF files with tokenizers built from their metadata, and the locations
-//! of the cached assets that scripts/fetch-assets.sh installs.
+//! language models from GGUF files with tokenizers built from their metadata, the locations of the
+//! cached assets that scripts/fetch-assets.sh installs, and the digit CNNs (ResNet-20,
+//! VGG-16-style) of the image task.
 
 pub mod assets;
 pub mod bert;
 pub mod causal_lm;
+pub mod cnn;
 pub mod decoder;
+pub mod digit_net;
 pub mod gemma3;
 pub mod gguf_tokenizer;
 pub mod llama;
+pub mod resnet;
 pub mod tokenizer;
+pub mod vgg;
 
 use std::path::PathBuf;
 

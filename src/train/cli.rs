@@ -1,12 +1,15 @@
-//! `interprim train`: the command-line front of [`super::train_sentiment`], with progress bars.
+//! `interprim train`: the command-line front of [`super::train_sentiment`] and
+//! [`super::digits::train_digits`], with progress bars.
 //! Defaults reproduce the committed weights (weights/README.md).
 
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::digits::{train_digits, DigitProgress, DigitTrainOptions};
 use super::{train_sentiment, Progress, SentimentModel, Storage, TrainOptions};
 use crate::models::bert::Pooling;
+use crate::models::digit_net::DigitModel;
 use crate::{Error, Result};
 
 /// What to train.
@@ -14,22 +17,47 @@ use crate::{Error, Result};
 pub enum TrainTask {
     /// Binary sentiment of movie-review sentences (SPEC §5 task 1).
     Sentiment,
+    /// MNIST "3" vs rest with ResNet-20 and a VGG-16-style CNN (SPEC §5 task 3).
+    Digits,
 }
 
 /// Which default model(s) to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelChoice {
+    /// sentiment: MiniLM-L3
     L3,
+    /// sentiment: MiniLM-L6
     L6,
+    /// digits: ResNet-20
+    Resnet20,
+    /// digits: VGG-16-style
+    Vgg16,
+    /// both models of the task
     Both,
 }
 
 impl ModelChoice {
-    fn models(self) -> Vec<SentimentModel> {
+    fn models(self) -> Result<Vec<SentimentModel>> {
         match self {
-            ModelChoice::L3 => vec![SentimentModel::L3],
-            ModelChoice::L6 => vec![SentimentModel::L6],
-            ModelChoice::Both => SentimentModel::ALL.to_vec(),
+            ModelChoice::L3 => Ok(vec![SentimentModel::L3]),
+            ModelChoice::L6 => Ok(vec![SentimentModel::L6]),
+            ModelChoice::Both => Ok(SentimentModel::ALL.to_vec()),
+            other => Err(Error::Invalid(format!(
+                "--model {} is a digits model; the sentiment models are l3, l6 or both",
+                format!("{other:?}").to_lowercase()
+            ))),
+        }
+    }
+
+    fn digit_models(self) -> Result<Vec<DigitModel>> {
+        match self {
+            ModelChoice::Resnet20 => Ok(vec![DigitModel::Resnet20]),
+            ModelChoice::Vgg16 => Ok(vec![DigitModel::Vgg16]),
+            ModelChoice::Both => Ok(DigitModel::ALL.to_vec()),
+            other => Err(Error::Invalid(format!(
+                "--model {} is a sentiment model; the digits models are resnet20, vgg16 or both",
+                format!("{other:?}").to_lowercase()
+            ))),
         }
     }
 }
@@ -44,7 +72,8 @@ pub struct TrainArgs {
     /// Which model(s).
     #[arg(long, value_enum, default_value = "both")]
     pub model: ModelChoice,
-    /// Output directory; files are named sentiment-minilm-l{3,6}.safetensors.
+    /// Output directory; files are named sentiment-minilm-l{3,6}.safetensors or
+    /// digits-{resnet20,vgg16}.safetensors.
     #[arg(long, default_value = "weights")]
     pub out: PathBuf,
     /// Epochs over the training split.
@@ -81,6 +110,12 @@ pub struct TrainArgs {
     /// Store f32 instead of f16.
     #[arg(long)]
     pub f32: bool,
+    /// digits: shift training images by up to this many pixels (augmentation).
+    #[arg(long)]
+    pub max_shift: Option<usize>,
+    /// digits: other digits per "3" in each epoch.
+    #[arg(long)]
+    pub negatives_per_positive: Option<f64>,
     /// Sentence file (default: the cached movieReviewSnippets_GroundTruth.txt).
     #[arg(long)]
     pub sentences: Option<PathBuf>,
@@ -89,6 +124,11 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The options for one model.
     pub fn options(&self, model: SentimentModel) -> Result<TrainOptions> {
+        if self.max_shift.is_some() || self.negatives_per_positive.is_some() {
+            return Err(Error::Invalid(
+                "--max-shift and --negatives-per-positive apply to `train digits` only".into(),
+            ));
+        }
         let mut o = TrainOptions::for_model(model);
         o.out = self.out.join(model.weights_file_name());
         if let Some(v) = self.epochs {
@@ -130,10 +170,101 @@ impl TrainArgs {
     }
 }
 
-/// Run `interprim train`: fine-tune the chosen model(s) and print a summary of each.
+impl TrainArgs {
+    /// The digits options for one model (unset options: [`DigitTrainOptions::for_model`]).
+    pub fn digit_options(&self, model: DigitModel) -> Result<DigitTrainOptions> {
+        for (flag, set) in [
+            ("--layers", self.layers.is_some()),
+            ("--pooling", self.pooling.is_some()),
+            ("--head-lr", self.head_lr.is_some()),
+            ("--dropout", self.dropout.is_some()),
+            ("--validation", self.validation.is_some()),
+            ("--f32", self.f32),
+            ("--sentences", self.sentences.is_some()),
+        ] {
+            if set {
+                return Err(Error::Invalid(format!(
+                    "{flag} applies to `train sentiment` only; drop it for `train digits`"
+                )));
+            }
+        }
+        let mut o = DigitTrainOptions::for_model(model);
+        o.out = self.out.join(model.weights_file_name());
+        if let Some(v) = self.epochs {
+            o.epochs = v;
+        }
+        if let Some(v) = self.lr {
+            o.lr = v;
+        }
+        if let Some(v) = self.batch_size {
+            o.batch_size = v;
+        }
+        if let Some(v) = self.seed {
+            o.seed = v;
+        }
+        if let Some(v) = self.max_shift {
+            o.max_shift = v;
+        }
+        if let Some(v) = self.negatives_per_positive {
+            o.negatives_per_positive = v;
+        }
+        o.max_train = self.max_train;
+        o.max_test = self.max_test;
+        Ok(o)
+    }
+}
+
+fn run_train_digits(args: &TrainArgs) -> Result<()> {
+    for model in args.model.digit_models()? {
+        let opts = args.digit_options(model)?;
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+            )
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+        bar.set_prefix(model.name());
+        let say = |msg: String| {
+            if bar.is_hidden() {
+                eprintln!("{msg}");
+            } else {
+                bar.println(msg);
+            }
+        };
+        let report = train_digits(&opts, |p| match p {
+            DigitProgress::Stage(s) => say(format!("{}: {s}", model.name())),
+            DigitProgress::Step {
+                epoch,
+                step,
+                steps,
+                loss,
+            } => {
+                bar.set_length(steps as u64);
+                bar.set_position(step as u64);
+                bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
+            }
+            DigitProgress::Epoch {
+                epoch,
+                mean_loss,
+                seconds,
+            } => say(format!(
+                "{}: epoch {epoch}: mean loss {mean_loss:.4} ({seconds:.1} s)",
+                model.name()
+            )),
+        })?;
+        bar.finish_and_clear();
+        println!("{}", report.summary());
+    }
+    Ok(())
+}
+
+/// Run `interprim train`: train the chosen model(s) and print a summary of each.
 pub fn run_train_cli(args: &TrainArgs) -> Result<()> {
-    let TrainTask::Sentiment = args.task;
-    for model in args.model.models() {
+    if args.task == TrainTask::Digits {
+        return run_train_digits(args);
+    }
+    for model in args.model.models()? {
         let opts = args.options(model)?;
         let bar = ProgressBar::new(0);
         bar.set_style(

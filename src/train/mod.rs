@@ -12,6 +12,7 @@
 //! model. The reported test accuracy is measured on that reloaded file (f16 storage included).
 
 mod cli;
+pub mod digits;
 mod layer;
 
 pub use cli::{run_train_cli, ModelChoice, TrainArgs, TrainTask};
