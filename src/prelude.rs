@@ -13,8 +13,9 @@ pub use crate::decomposition::{
     GeneralizableOptions, LrSchedule, Optimizer, TraditionalOptions,
 };
 pub use crate::digits::{
-    masked_images, patch_svg, patch_values, patches_html, select_patches, top_shared, Patch,
-    PatchFigureItem, PatchOptions,
+    explain_digit, masked_images, patch_svg, patch_values, patches_html, replicate_digits,
+    seeded_threes, select_patches, top_shared, DigitsArgs, Patch, PatchFigure, PatchFigureItem,
+    PatchOptions,
 };
 pub use crate::display::highlight_sentence;
 pub use crate::display::{Figure, InteractionsView, MimeBundle, Report, Table};

@@ -516,3 +516,80 @@ fn replicate_digits_writes_summary_figures_and_resumes() {
     let first_again = std::fs::read_to_string(out.join("samples").join(&first_name)).unwrap();
     assert_eq!(first, first_again, "a resumed sample is not recomputed");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Library entry points (notebook 08)
+
+#[test]
+fn replicate_digits_as_a_library_call_matches_its_files_and_explain_digit() {
+    use interprim::digits::{
+        explain_digit, replicate_digits, seeded_threes, DigitsArgs, PatchFigure,
+    };
+    use interprim::study::Progress;
+    if !have(
+        &all_files(),
+        "replicate_digits_as_a_library_call_matches_its_files_and_explain_digit",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = DigitsArgs {
+        samples: 2,
+        niter: 1000,
+        figure_samples: 1,
+        out: dir.path().join("run"),
+        ..DigitsArgs::default()
+    };
+    let study = replicate_digits(&args, Progress::Quiet).unwrap();
+    assert_eq!(study.results.len(), 2);
+    assert_eq!(study.n(), 8);
+    assert_eq!(study.models(), ["resnet20", "vgg16"]);
+    assert_eq!(study.summary.accuracy.len(), 2);
+    let saved: serde_json::Value =
+        interprim::export::read_json(&args.out.join("summary.json")).unwrap();
+    assert_eq!(saved["samples"], 2);
+    assert_eq!(
+        saved["generalizable"]["s_and"],
+        serde_json::to_value(&study.summary.generalizable.s_and).unwrap()
+    );
+    assert!(args.out.join("patches.html").is_file());
+    assert!(study.comparison_table(false).to_text().contains("100.00%"));
+    // the run's first sample is the first seeded "3" both models classify correctly
+    let models = models();
+    let split = default_split().unwrap();
+    let first = seeded_threes(&split.test, args.seed)
+        .into_iter()
+        .filter(|d| select_patches(&d.pixels, &PatchOptions::default()).is_ok())
+        .find(|d| {
+            models
+                .iter()
+                .all(|m| m.predict(&d.pixels, 1).unwrap()[0] == THREE)
+        })
+        .unwrap();
+    assert_eq!(study.results[0].id, format!("mnist-{}", first.id));
+    // explain_digit on it: the same values and players; saved and reused
+    let (patches, one) = explain_digit(&models, &first.id, &first.pixels, &args).unwrap();
+    assert_eq!(one.players, study.results[0].players);
+    assert_eq!(one.values.len(), 2);
+    for (a, b) in one.values.iter().zip(&study.results[0].values) {
+        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9));
+    }
+    let again = explain_digit(&models, &first.id, &first.pixels, &args)
+        .unwrap()
+        .1;
+    assert_eq!(again.fingerprint, one.fingerprint);
+    assert!(args.out.join("single/samples").is_dir());
+    let fig = PatchFigure::new("t", &first.pixels, &patches, study.models())
+        .unwrap()
+        .shared("generalizable", &one.generalizable, 50, 3)
+        .unwrap();
+    assert!(fig.to_svg().contains("<svg"));
+    // bad input is an error
+    assert!(explain_digit(&models[..1], &first.id, &first.pixels, &args).is_err());
+    assert!(explain_digit(&models, "x", &[0.0; 5], &args).is_err());
+    let none = DigitsArgs {
+        samples: 0,
+        ..args.clone()
+    };
+    assert!(replicate_digits(&none, Progress::Quiet).is_err());
+}

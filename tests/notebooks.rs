@@ -6,6 +6,8 @@
 //!
 //! - `INTERPRIM_RECORD_NOTEBOOKS=1` writes the executed notebooks back (re-records the outputs).
 //! - `INTERPRIM_NOTEBOOK_RTOL` sets the relative tolerance (default 1e-4).
+//! - `INTERPRIM_NOTEBOOKS=08_digits,01` executes (and re-records) only the notebooks whose file
+//!   name contains one of the comma-separated parts; unset or empty: all of them.
 //! - A cell whose source contains `nbtest: skip-output` is executed and checked for errors, but
 //!   its outputs are not compared (timings, anything machine-dependent).
 //! - Without Jupyter or evcxr_jupyter (install: kernel/install.sh) the test prints SKIPPED, or
@@ -437,6 +439,30 @@ fn notebooks() -> Vec<PathBuf> {
     v
 }
 
+/// Whether `INTERPRIM_NOTEBOOKS` (comma-separated parts of file names; empty: all) selects `nb`.
+fn selected_by(filter: &str, nb: &Path) -> bool {
+    let name = nb
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parts: Vec<&str> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.is_empty() || parts.iter().any(|p| name.contains(p))
+}
+
+#[test]
+fn the_notebook_filter_selects_by_name_parts() {
+    let nb = Path::new("notebooks/08_digits.ipynb");
+    assert!(selected_by("", nb));
+    assert!(selected_by(" , ", nb));
+    assert!(selected_by("08_digits", nb));
+    assert!(selected_by("01,digits", nb));
+    assert!(!selected_by("01_quickstart", nb));
+}
+
 #[test]
 fn notebooks_reproduce_their_committed_outputs() {
     let tools = match find_tools() {
@@ -458,7 +484,16 @@ fn notebooks_reproduce_their_committed_outputs() {
     let jupyter_path = tmp.path().join("jupyter");
     kernel_setup(&tools, &jupyter_path).expect("write the test kernel spec");
     let mut failures = Vec::new();
-    for nb in notebooks() {
+    let filter = std::env::var("INTERPRIM_NOTEBOOKS").unwrap_or_default();
+    let selected: Vec<PathBuf> = notebooks()
+        .into_iter()
+        .filter(|nb| selected_by(&filter, nb))
+        .collect();
+    assert!(
+        !selected.is_empty(),
+        "INTERPRIM_NOTEBOOKS={filter:?} selects no notebook in notebooks/"
+    );
+    for nb in selected {
         let start = Instant::now();
         let result = execute(&tools, &jupyter_path, &nb, tmp.path())
             .and_then(|path| Ok((read_json(&path)?, path)));
