@@ -541,12 +541,15 @@ pub fn comparison_rows(s: &Summary, p: &PaperNumbers) -> Vec<Vec<String>> {
         p.seconds_per_sample
             .map_or("—".into(), |x| format!("{x:.2} (hardware not given)")),
     ]);
-    for (model, acc) in &s.accuracy {
-        rows.push(vec![
-            format!("test accuracy, {model}"),
-            format!("{:.2}%", 100.0 * acc),
-            "—".into(),
-        ]);
+    for (key, acc) in &s.accuracy {
+        // Keys that name a model are its test accuracy; any other key describes itself (e.g. the
+        // next-word task's agreement rate of the two models).
+        let label = if s.models.contains(key) {
+            format!("test accuracy, {key}")
+        } else {
+            key.clone()
+        };
+        rows.push(vec![label, format!("{:.2}%", 100.0 * acc), "—".into()]);
     }
     for (model, acc) in &p.accuracy {
         rows.push(vec![
@@ -648,7 +651,11 @@ mod tests {
                 .1
         );
         let summary = run
-            .summarize(&results, &bounds, BTreeMap::from([("A".to_string(), 0.9)]))
+            .summarize(
+                &results,
+                &bounds,
+                BTreeMap::from([("A".to_string(), 0.9), ("agreement rate".to_string(), 0.3)]),
+            )
             .unwrap();
         assert_eq!(summary.k, vec![1, 3, 4, 6, 8, 9, 11, 12, 14]);
         assert_eq!(summary.samples, 3);
@@ -662,6 +669,9 @@ mod tests {
             .unwrap();
         let md = std::fs::read_to_string(dir.path().join("comparison.md")).unwrap();
         assert!(md.contains("0.37 → 0.74"));
+        // A model's key is its test accuracy; another key is shown as it is.
+        assert!(md.contains("| test accuracy, A | 90.00%"), "{md}");
+        assert!(md.contains("| agreement rate | 30.00%"), "{md}");
         let json: serde_json::Value = read_json(&dir.path().join("summary.json")).unwrap();
         for key in [
             "k",
