@@ -19,16 +19,18 @@ use std::time::Instant;
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::api::{ModelValues, SentenceValues};
 use crate::data::prompts::{nyt_prompts, DEFAULT_PROMPT_WORDS};
-use crate::export::write_json;
+use crate::export::{read_json, write_json};
 use crate::models::assets;
 use crate::models::causal_lm::CausalLm;
 use crate::replication::{PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary};
+use crate::study::{notebook_dir, Progress, Study};
 use crate::text::lm_value::{
     greedy_next_word, lm_values, LmBaseline, MaskedPrompt, DEFAULT_LM_BATCH,
 };
 use crate::text::players::{PlayerSelection, Players};
-use crate::text::value::ValueCache;
+use crate::text::value::{Logits, ValueCache, ValueVector};
 use crate::{metrics, Error, Result};
 
 /// Name of the agreement entry of summary.json's `accuracy` map.
@@ -87,6 +89,60 @@ pub struct NextWordArgs {
     pub max_prompts: usize,
 }
 
+impl Default for NextWordArgs {
+    /// The CLI's defaults.
+    fn default() -> Self {
+        NextWordArgs {
+            samples: 6,
+            out: PathBuf::from("output/next-word"),
+            n: 10,
+            prompt_words: DEFAULT_PROMPT_WORDS,
+            seed: 0,
+            niter: 20000,
+            alpha: 0.1,
+            lr_generalizable: None,
+            lr_traditional: None,
+            batch_size: DEFAULT_LM_BATCH,
+            baseline: BaselineArg::Unk,
+            cache_dir: None,
+            max_prompts: 400,
+        }
+    }
+}
+
+impl NextWordArgs {
+    /// The notebook's run of `samples` prompts (otherwise the CLI's defaults): results in
+    /// `<cache root>/notebooks/next-word-<samples>`, values in the shared value cache, so that
+    /// executing the notebook again costs seconds.
+    pub fn for_notebooks(samples: usize) -> Self {
+        NextWordArgs {
+            samples,
+            out: notebook_dir().join(format!("next-word-{samples}")),
+            cache_dir: Some(ValueCache::default_dir()),
+            ..Default::default()
+        }
+    }
+
+    fn lm_baseline(&self) -> LmBaseline {
+        match self.baseline {
+            BaselineArg::Unk => LmBaseline::Unk,
+            BaselineArg::Pad => LmBaseline::Pad,
+        }
+    }
+}
+
+/// How many prompts the next-word notebook explains: `INTERPRIM_NEXT_WORD_SAMPLES` if set (e.g.
+/// 200 for the paper's sample size; about 80 s of network evaluation per prompt on 2 cores), else
+/// `default`. A variable of its own, so that the sentiment notebooks' `INTERPRIM_NOTEBOOK_SAMPLES`
+/// does not start hours of language-model work.
+pub fn notebook_prompts(default: usize) -> usize {
+    std::env::var("INTERPRIM_NEXT_WORD_SAMPLES")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
 /// Per-sample details written to OUT/prompts.json.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PromptRecord {
@@ -114,6 +170,102 @@ pub struct PromptModelRecord {
     pub from_cache: bool,
 }
 
+impl PromptModelRecord {
+    /// The model's probability of the target token on the full prompt, σ(log-odds).
+    pub fn probability(&self) -> f64 {
+        1.0 / (1.0 + (-self.log_odds_full).exp())
+    }
+}
+
+/// The per-prompt records of a run directory (OUT/prompts.json).
+pub fn read_prompt_records(dir: &Path) -> Result<Vec<PromptRecord>> {
+    read_json(&dir.join("prompts.json"))
+}
+
+/// The players of a prompt as a run selects them: `n` content words, seeded.
+pub fn prompt_players(prompt: &str, n: usize, seed: u64) -> Result<Players> {
+    Players::select(prompt, &PlayerSelection::Seeded { n, seed })
+}
+
+/// Every model's values on one prompt of a run (through the value cache: the run's values cost
+/// a read), as [`SentenceValues`] for the single-sample API ([`crate::api::compare_from_values`],
+/// [`crate::api::extract_generalizable_from_values`]) and its rich displays. Each model's target
+/// is its own first token of `record.next_word`; v is centred at x_∅.
+pub fn prompt_values(
+    models: &[CausalLm],
+    record: &PromptRecord,
+    args: &NextWordArgs,
+) -> Result<SentenceValues> {
+    let players = prompt_players(&record.prompt, args.n, args.seed)?;
+    if players.names() != record.players {
+        return Err(Error::Invalid(format!(
+            "prompt {}: players {:?} differ from the run's {:?} (other --n or --seed?)",
+            record.id,
+            players.names(),
+            record.players
+        )));
+    }
+    let cache = ValueCache::new(
+        args.cache_dir
+            .clone()
+            .unwrap_or_else(ValueCache::default_dir),
+    );
+    let baseline = args.lm_baseline();
+    let mut out = Vec::with_capacity(models.len());
+    for m in models {
+        let w = greedy_next_word(m, &record.prompt, 6)?;
+        if w.word != record.next_word {
+            return Err(Error::Invalid(format!(
+                "prompt {}: {} predicts {:?}, the run recorded {:?}",
+                record.id,
+                m.name(),
+                w.word,
+                record.next_word
+            )));
+        }
+        let v = lm_values(
+            m,
+            &players,
+            w.tokens[0],
+            &baseline,
+            args.batch_size,
+            Some(&cache),
+            None,
+        )?;
+        let n = players.n();
+        out.push(ModelValues {
+            model: m.name().to_string(),
+            baseline: v.baseline.clone(),
+            tokens: v.tokens.clone(),
+            player_tokens: v.player_tokens.clone(),
+            values: ValueVector {
+                target: 0,
+                centred: true,
+                v: v.centred(),
+                log_odds_empty: v.log_odds[0],
+                log_odds_full: v.log_odds[v.log_odds.len() - 1],
+                predicted: 0,
+            },
+            label_name: Some(format!(
+                "next word {:?} (token {:?})",
+                w.word, v.target_token
+            )),
+            logits: Logits {
+                n,
+                classes: 1,
+                data: v.log_odds.clone(),
+            },
+            from_cache: v.from_cache,
+            seconds: v.seconds,
+        });
+    }
+    Ok(SentenceValues {
+        sentence: record.prompt.clone(),
+        players,
+        models: out,
+    })
+}
+
 /// The two default models, SmolLM2 first.
 pub fn load_default_lms() -> Result<Vec<CausalLm>> {
     Ok(vec![
@@ -131,8 +283,12 @@ pub fn paper_next_word() -> PaperNumbers {
     }
 }
 
-fn bar(len: u64, template: &str) -> ProgressBar {
-    let b = ProgressBar::new(len);
+fn bar(len: u64, template: &str, progress: Progress) -> ProgressBar {
+    let b = if progress == Progress::Bars {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
     b.set_style(
         ProgressStyle::with_template(template)
             .expect("static template")
@@ -141,8 +297,16 @@ fn bar(len: u64, template: &str) -> ProgressBar {
     b
 }
 
-/// Run the replication; returns the summary it wrote.
+/// Run the replication (the CLI: progress bars); returns the summary it wrote.
 pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
+    Ok(replicate_next_word(args, Progress::Bars)?.summary)
+}
+
+/// Run the replication, or resume it: values come from the value cache and per-sample results
+/// from `args.out/samples` when they were computed with the same settings. Writes summary.json,
+/// figures.html, comparison.md and prompts.json, and returns everything in memory (the prompt
+/// records: [`read_prompt_records`] on `study.out`).
+pub fn replicate_next_word(args: &NextWordArgs, progress: Progress) -> Result<Study> {
     if args.samples == 0 {
         return Err(Error::Invalid("--samples must be at least 1".into()));
     }
@@ -154,10 +318,7 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
             .clone()
             .unwrap_or_else(ValueCache::default_dir),
     );
-    let baseline = match args.baseline {
-        BaselineArg::Unk => LmBaseline::Unk,
-        BaselineArg::Pad => LmBaseline::Pad,
-    };
+    let baseline = args.lm_baseline();
     let defaults = crate::api::ExtractOptions::default();
     let mut gen = defaults.generalizable.clone();
     gen.alpha = args.alpha;
@@ -186,6 +347,7 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
     let samples_bar = bar(
         args.samples as u64,
         "values   [{bar:30}] {pos}/{len} prompts {msg} ({elapsed})",
+        progress,
     );
     let mut samples: Vec<SampleValues> = Vec::new();
     let mut records: Vec<PromptRecord> = Vec::new();
@@ -228,7 +390,7 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
         let mut model_records = Vec::new();
         for (m, w) in models.iter().zip(&words) {
             samples_bar.set_message(format!("{} {:?}", m.name(), w.word));
-            let mut progress = |done: usize, total: usize| {
+            let mut on_masks = |done: usize, total: usize| {
                 samples_bar.set_message(format!(
                     "{} {:?} {:.0}%",
                     m.name(),
@@ -243,7 +405,7 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
                 &baseline,
                 args.batch_size,
                 Some(&cache),
-                Some(&mut progress),
+                Some(&mut on_masks),
             )?;
             let masked = MaskedPrompt::new(m, &players, &baseline)?;
             let (run_tokens, unshared) = masked.token_work();
@@ -259,6 +421,20 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
                 seconds: v.compute_seconds.unwrap_or(v.seconds),
                 from_cache: v.from_cache,
             });
+            progress.line(&format!(
+                "values {}/{} {} {}: next word {:?}, {} masked prompts{}",
+                samples.len() + 1,
+                args.samples,
+                prompt.id,
+                m.name(),
+                w.word,
+                v.log_odds.len(),
+                if v.from_cache {
+                    " (cached)".to_string()
+                } else {
+                    format!(" in {:.1} s", v.seconds)
+                }
+            ));
             per_model.push(v);
         }
         // time to compute the values; for values read from the cache, the time recorded when
@@ -313,16 +489,44 @@ pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
     let ebar = bar(
         samples.len() as u64,
         "extract  [{bar:30}] {pos}/{len} prompts ({elapsed})",
+        progress,
     );
     let mut results: Vec<SampleResult> = Vec::new();
     for s in &samples {
-        results.push(run.process(s, &bounds)?.0);
+        let (r, was_saved) = run.process(s, &bounds)?;
+        progress.line(&format!(
+            "extract {}/{} {}: {}",
+            results.len() + 1,
+            samples.len(),
+            s.id,
+            if was_saved {
+                "reused the saved result".to_string()
+            } else {
+                format!(
+                    "generalizable {:.2} s, traditional {:.2} s",
+                    r.seconds.generalizable, r.seconds.traditional
+                )
+            }
+        ));
+        results.push(r);
         ebar.inc(1);
     }
     ebar.finish_and_clear();
     let summary = run.summarize(&results, &bounds, accuracy)?;
-    run.write_report(&summary, &results, &paper_next_word())?;
-    Ok(summary)
+    let paper = paper_next_word();
+    run.write_report(&summary, &results, &paper)?;
+    progress.line(&format!(
+        "wrote {}/{{summary.json, figures.html, comparison.md, prompts.json}}",
+        run.out.display()
+    ));
+    Ok(Study {
+        out: run.out.clone(),
+        settings: run.settings.clone(),
+        summary,
+        results,
+        gamma_bounds: bounds,
+        paper,
+    })
 }
 
 /// Print the headline numbers of a summary.

@@ -433,3 +433,74 @@ fn replicate_next_word_writes_summary_and_resumes() {
     assert!((secs(&again) - secs(&summary)).abs() < 0.5 * secs(&summary));
     eprintln!("resumed run: {:.1} s", start.elapsed().as_secs_f64());
 }
+
+#[test]
+fn replicate_next_word_as_a_library_call_returns_the_study() {
+    if !assets_present("replicate_next_word_as_a_library_call_returns_the_study") {
+        return;
+    }
+    use interprim::next_word::{
+        prompt_values, read_prompt_records, replicate_next_word, NextWordArgs,
+    };
+    use interprim::study::Progress;
+    let dir = tempfile::tempdir().unwrap();
+    let args = NextWordArgs {
+        samples: 1,
+        n: 6,
+        niter: 2000,
+        out: dir.path().join("out"),
+        cache_dir: Some(dir.path().join("cache")),
+        ..Default::default()
+    };
+    assert!(replicate_next_word(
+        &NextWordArgs {
+            samples: 0,
+            ..args.clone()
+        },
+        Progress::Quiet
+    )
+    .is_err());
+    let study = replicate_next_word(&args, Progress::Quiet).unwrap();
+    assert_eq!(study.summary.samples, 1);
+    assert_eq!(study.results.len(), 1);
+    assert_eq!(study.n(), 6);
+    assert_eq!(
+        study.models(),
+        &["SmolLM2-135M".to_string(), "Gemma-3-270M".to_string()]
+    );
+    assert!(study.sparsity_figure(1).is_ok() && study.order_figure("generalizable", 0).is_ok());
+    let records = read_prompt_records(&study.out).unwrap();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.players, study.results[0].players);
+    for m in &r.models {
+        let p = m.probability();
+        assert!(p > 0.0 && p < 1.0, "{p}");
+    }
+
+    // the single-prompt view reads the run's values back from the cache
+    let values = prompt_values(&models()[..], r, &args).unwrap();
+    assert_eq!(values.models.len(), 2);
+    for (m, v) in values.models.iter().zip(&study.results[0].values) {
+        assert!(m.from_cache, "{} was recomputed", m.model);
+        assert_eq!(m.v(), &v[..]);
+        assert_eq!(m.v()[0], 0.0);
+    }
+    let opts = interprim::api::ExtractOptions::default();
+    let g = interprim::api::extract_generalizable_from_values(&values, &opts, None).unwrap();
+    assert_eq!(g.n, 6);
+    // other players than the run's: an error, not a panic
+    let wrong = NextWordArgs {
+        n: 5,
+        ..args.clone()
+    };
+    assert!(prompt_values(&models()[..], r, &wrong).is_err());
+
+    // resumed: same numbers, no recomputation
+    let again = replicate_next_word(&args, Progress::Quiet).unwrap();
+    assert_eq!(again.results[0].fingerprint, study.results[0].fingerprint);
+    assert_eq!(
+        again.summary.generalizable.s_and,
+        study.summary.generalizable.s_and
+    );
+}
