@@ -132,7 +132,7 @@ impl NextWordArgs {
 }
 
 /// How many prompts the next-word notebook explains: `INTERPRIM_NEXT_WORD_SAMPLES` if set (e.g.
-/// 200 for the paper's sample size; about 80 s of network evaluation per prompt on 2 cores), else
+/// 200 for the paper's sample size; about 100 s of network evaluation per prompt on 2 cores), else
 /// `default`. A variable of its own, so that the sentiment notebooks' `INTERPRIM_NOTEBOOK_SAMPLES`
 /// does not start hours of language-model work.
 pub fn notebook_prompts(default: usize) -> usize {
