@@ -299,10 +299,10 @@ pub fn patch_svg(
             );
         }
         svg += &format!(
-            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#ddd\" font-family=\"sans-serif\">{i}</text>",
+            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"#2CA02C\" font-family=\"sans-serif\">{i}</text>",
             x + 1,
             y + w - 2,
-            (s * 2).max(8)
+            (s * 3 / 2).max(8)
         );
     }
     svg + "</svg>"
@@ -450,7 +450,7 @@ pub struct PatchFigure {
     rows: Vec<PatchRow>,
 }
 
-/// Pixels per image pixel in a [`PatchFigure`].
+/// Pixels per image pixel in a [`PatchFigure`] with rows; the players alone are drawn twice as large.
 const FIGURE_SCALE: usize = 4;
 const PANEL_W: usize = 150;
 const CAPTION_LINE: usize = 14;
@@ -538,14 +538,15 @@ impl PatchFigure {
 
     fn panel(
         &self,
+        scale: usize,
         x: usize,
         y: usize,
         highlight: Coalition,
         color: &str,
         lines: &[String],
     ) -> String {
-        let side = SIDE * FIGURE_SCALE;
-        let inner = patch_svg(&self.pixels, &self.patches, highlight, color, FIGURE_SCALE);
+        let side = SIDE * scale;
+        let inner = patch_svg(&self.pixels, &self.patches, highlight, color, scale);
         // nest the digit's SVG at (x, y)
         let inner = inner.replacen("<svg ", &format!("<svg x=\"{x}\" y=\"{y}\" "), 1);
         let mut out = inner;
@@ -568,7 +569,11 @@ impl PatchFigure {
         let row_h = 22 + side + caption;
         let per_row = self.rows.iter().map(|r| r.items.len()).max().unwrap_or(0);
         let width = (PANEL_W * (1 + per_row)).max(420);
-        let height = 30 + row_h * self.rows.len().max(1);
+        let height = if self.rows.is_empty() {
+            30 + 2 * side + 2 * CAPTION_LINE + 12
+        } else {
+            30 + row_h * self.rows.len()
+        };
         let mut svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\"><rect width=\"{width}\" height=\"{height}\" fill=\"#fff\"/>"
         );
@@ -587,7 +592,14 @@ impl PatchFigure {
             ),
         ];
         if self.rows.is_empty() {
-            svg += &self.panel(off, 30, Coalition(0), "#2CA02C", &players_caption);
+            svg += &self.panel(
+                2 * FIGURE_SCALE,
+                20,
+                30,
+                Coalition(0),
+                "#2CA02C",
+                &players_caption,
+            );
         }
         for (r, row) in self.rows.iter().enumerate() {
             let y = 30 + r * row_h;
@@ -602,7 +614,14 @@ impl PatchFigure {
                     row.items.len()
                 ))
             );
-            svg += &self.panel(off, y + 22, Coalition(0), "#2CA02C", &players_caption);
+            svg += &self.panel(
+                FIGURE_SCALE,
+                off,
+                y + 22,
+                Coalition(0),
+                "#2CA02C",
+                &players_caption,
+            );
             for (j, (it, effects)) in row.items.iter().enumerate() {
                 let color = match it.kind {
                     Kind::And => COLOR_AND,
@@ -615,7 +634,14 @@ impl PatchFigure {
                         .zip(effects)
                         .map(|(m, e)| format!("{m} {e:+.3}")),
                 );
-                svg += &self.panel(PANEL_W * (j + 1) + off, y + 22, it.coalition, color, &lines);
+                svg += &self.panel(
+                    FIGURE_SCALE,
+                    PANEL_W * (j + 1) + off,
+                    y + 22,
+                    it.coalition,
+                    color,
+                    &lines,
+                );
             }
             if row.items.is_empty() {
                 svg += &format!(
