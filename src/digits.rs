@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
@@ -37,7 +36,7 @@ use crate::figures::{escape, COLOR_AND, COLOR_OR};
 use crate::interactions::{Interaction, Kind};
 use crate::models::digit_net::{DigitClassifier, DigitModel};
 use crate::replication::{PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary};
-use crate::study::{notebook_dir, Progress, Study};
+use crate::study::{extract_samples, notebook_dir, Progress, Study};
 use crate::train::digits::evaluate_digits;
 use crate::{metrics, Error, Result};
 
@@ -820,12 +819,6 @@ fn file_sha(path: &Path) -> Result<String> {
         .collect())
 }
 
-fn bar_style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("static template")
-        .progress_chars("=> ")
-}
-
 /// Values of one image, cached in OUT/values so that a resumed run skips the networks.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedValues {
@@ -953,14 +946,6 @@ pub fn run_replicate_digits(args: &DigitsArgs) -> Result<Summary> {
     Ok(replicate_digits(args, Progress::Bars)?.summary)
 }
 
-fn bar(len: u64, progress: Progress) -> ProgressBar {
-    if progress == Progress::Bars {
-        ProgressBar::new(len)
-    } else {
-        ProgressBar::hidden()
-    }
-}
-
 /// Run the replication, or resume it: values come from `args.out/values` and per-image results
 /// from `args.out/samples` when they were computed with the same settings and weights. Writes
 /// summary.json, figures.html, comparison.md and patches.html, and returns everything in memory
@@ -1002,10 +987,10 @@ pub fn replicate_digits(args: &DigitsArgs, progress: Progress) -> Result<Study> 
         .iter()
         .map(|m| m.path().map(file_sha).transpose())
         .collect::<Result<Vec<_>>>()?;
-    let values_bar = bar(args.samples as u64, progress);
-    values_bar.set_style(bar_style(
+    let values_bar = progress.bar(
+        args.samples as u64,
         "values   [{bar:30}] {pos}/{len} images {msg} ({elapsed}, ETA {eta})",
-    ));
+    );
     let mut samples: Vec<SampleValues> = Vec::new();
     let mut drawn: Vec<(Vec<f32>, Vec<Patch>)> = Vec::new();
     let mut skipped = (0usize, 0usize);
@@ -1105,36 +1090,7 @@ pub fn replicate_digits(args: &DigitsArgs, progress: Progress) -> Result<Study> 
     }
 
     let bounds = run.gamma_bounds(&samples)?;
-    let bar = bar(samples.len() as u64, progress);
-    bar.set_style(bar_style(
-        "extract  [{bar:30}] {pos}/{len} images {msg} ({elapsed}, ETA {eta})",
-    ));
-    let mut results: Vec<SampleResult> = Vec::new();
-    let mut reused = 0;
-    for s in &samples {
-        let (r, was_saved) = run.process(s, &bounds)?;
-        reused += was_saved as usize;
-        progress.line(&format!(
-            "extract {}/{} {}: {}",
-            results.len() + 1,
-            samples.len(),
-            s.id,
-            if was_saved {
-                "reused the saved result".to_string()
-            } else {
-                format!(
-                    "generalizable {:.2} s, traditional {:.2} s",
-                    r.seconds.generalizable, r.seconds.traditional
-                )
-            }
-        ));
-        if reused > 0 {
-            bar.set_message(format!("({reused} resumed)"));
-        }
-        results.push(r);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let results = extract_samples(&run, &samples, &bounds, "images", progress)?;
     let summary = run.summarize(&results, &bounds, accuracy)?;
     let paper = paper_digits();
     run.write_report(&summary, &results, &paper)?;

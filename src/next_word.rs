@@ -17,15 +17,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::api::{ModelValues, SentenceValues};
 use crate::data::prompts::{nyt_prompts, DEFAULT_PROMPT_WORDS};
 use crate::export::{read_json, write_json};
 use crate::models::assets;
 use crate::models::causal_lm::CausalLm;
-use crate::replication::{PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary};
-use crate::study::{notebook_dir, Progress, Study};
+use crate::replication::{PaperNumbers, Run, RunSettings, SampleValues, Summary};
+use crate::study::{extract_samples, notebook_dir, Progress, Study};
 use crate::text::lm_value::{
     greedy_next_word, lm_values, LmBaseline, MaskedPrompt, DEFAULT_LM_BATCH,
 };
@@ -283,20 +282,6 @@ pub fn paper_next_word() -> PaperNumbers {
     }
 }
 
-fn bar(len: u64, template: &str, progress: Progress) -> ProgressBar {
-    let b = if progress == Progress::Bars {
-        ProgressBar::new(len)
-    } else {
-        ProgressBar::hidden()
-    };
-    b.set_style(
-        ProgressStyle::with_template(template)
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    b
-}
-
 /// Run the replication (the CLI: progress bars); returns the summary it wrote.
 pub fn run_replicate_next_word(args: &NextWordArgs) -> Result<Summary> {
     Ok(replicate_next_word(args, Progress::Bars)?.summary)
@@ -344,10 +329,9 @@ pub fn replicate_next_word(args: &NextWordArgs, progress: Progress) -> Result<St
     };
     let run = Run::new(&args.out, settings);
 
-    let samples_bar = bar(
+    let samples_bar = progress.bar(
         args.samples as u64,
         "values   [{bar:30}] {pos}/{len} prompts {msg} ({elapsed})",
-        progress,
     );
     let mut samples: Vec<SampleValues> = Vec::new();
     let mut records: Vec<PromptRecord> = Vec::new();
@@ -486,32 +470,7 @@ pub fn replicate_next_word(args: &NextWordArgs, progress: Progress) -> Result<St
     )]);
 
     let bounds = run.gamma_bounds(&samples)?;
-    let ebar = bar(
-        samples.len() as u64,
-        "extract  [{bar:30}] {pos}/{len} prompts ({elapsed})",
-        progress,
-    );
-    let mut results: Vec<SampleResult> = Vec::new();
-    for s in &samples {
-        let (r, was_saved) = run.process(s, &bounds)?;
-        progress.line(&format!(
-            "extract {}/{} {}: {}",
-            results.len() + 1,
-            samples.len(),
-            s.id,
-            if was_saved {
-                "reused the saved result".to_string()
-            } else {
-                format!(
-                    "generalizable {:.2} s, traditional {:.2} s",
-                    r.seconds.generalizable, r.seconds.traditional
-                )
-            }
-        ));
-        results.push(r);
-        ebar.inc(1);
-    }
-    ebar.finish_and_clear();
+    let results = extract_samples(&run, &samples, &bounds, "prompts", progress)?;
     let summary = run.summarize(&results, &bounds, accuracy)?;
     let paper = paper_next_word();
     run.write_report(&summary, &results, &paper)?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
@@ -21,8 +21,8 @@ use crate::api::{sentence_values_observed, ExtractOptions, Stage, TextClassifier
 use crate::data::sentences::{default_split, LabeledSentence};
 use crate::export::{read_json, write_json};
 use crate::models::bert::HeadSource;
-use crate::replication::{paper_sentiment, Run, RunSettings, SampleResult, SampleValues};
-use crate::study::{cache_root, notebook_dir, Progress, Study};
+use crate::replication::{paper_sentiment, Run, RunSettings, SampleValues};
+use crate::study::{bar_style, cache_root, extract_samples, notebook_dir, Progress, Study};
 use crate::text::players::{PlayerSelection, Players};
 use crate::text::value::ValueCache;
 use crate::train::SentimentModel;
@@ -98,20 +98,6 @@ impl SentimentArgs {
     }
 }
 
-fn bar(len: u64, progress: Progress) -> ProgressBar {
-    if progress == Progress::Bars {
-        ProgressBar::new(len)
-    } else {
-        ProgressBar::hidden()
-    }
-}
-
-fn bar_style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("static template")
-        .progress_chars("=> ")
-}
-
 fn file_sha(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(Sha256::digest(bytes)
@@ -175,8 +161,10 @@ fn test_accuracy(
                     m.name(),
                     test.len()
                 ));
-                let bar = bar(test.len() as u64, progress);
-                bar.set_style(bar_style("test accuracy {msg} [{bar:30}] {pos}/{len}"));
+                let bar = progress.bar(
+                    test.len() as u64,
+                    "test accuracy {msg} [{bar:30}] {pos}/{len}",
+                );
                 bar.set_message(m.name().to_string());
                 let mut correct = 0usize;
                 for s in test {
@@ -352,38 +340,7 @@ pub fn replicate_sentiment(args: &SentimentArgs, progress: Progress) -> Result<S
     }
 
     let bounds = run.gamma_bounds(&samples)?;
-    let bar = bar(samples.len() as u64, progress);
-    bar.set_style(bar_style(
-        "extract  [{bar:30}] {pos}/{len} sentences {msg} ({elapsed}, ETA {eta})",
-    ));
-    let mut results: Vec<SampleResult> = Vec::new();
-    let mut reused = 0;
-    for s in &samples {
-        let (r, was_saved) = run.process(s, &bounds)?;
-        reused += was_saved as usize;
-        progress.line(&format!(
-            "extract {}/{} {}: {}",
-            results.len() + 1,
-            samples.len(),
-            s.id,
-            if was_saved {
-                "reused the saved result".to_string()
-            } else {
-                format!(
-                    "generalizable {:.2} s, traditional {:.2} s",
-                    r.seconds.generalizable, r.seconds.traditional
-                )
-            }
-        ));
-        bar.set_message(if reused > 0 {
-            format!("({reused} resumed)")
-        } else {
-            String::new()
-        });
-        results.push(r);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let results = extract_samples(&run, &samples, &bounds, "sentences", progress)?;
     let summary = run.summarize(&results, &bounds, accuracy)?;
     let paper = paper_sentiment();
     run.write_report(&summary, &results, &paper)?;

@@ -13,6 +13,7 @@ use crate::replication::{
     comparison_rows, PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary, METHODS,
 };
 use crate::{Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// `${INTERPRIM_CACHE:-<repo>/.cache}`: the root of every cache of this checkout (assets, values,
 /// the evcxr build, notebook runs).
@@ -57,6 +58,67 @@ impl Progress {
             eprintln!("{text}");
         }
     }
+
+    /// A progress bar of `len` steps drawn with `template` ([`Progress::Bars`]; hidden otherwise).
+    pub fn bar(self, len: u64, template: &str) -> ProgressBar {
+        let bar = if self == Progress::Bars {
+            ProgressBar::new(len)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(bar_style(template));
+        bar
+    }
+}
+
+/// The style of every progress bar of the replications.
+pub fn bar_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("static template")
+        .progress_chars("=> ")
+}
+
+/// Phase 2 of a replication, shared by every task: each sample's extractions (or its saved
+/// result, when an interrupted run is resumed), with a bar or one line per sample; `unit` names
+/// the samples in the bar ("sentences", "images", "prompts").
+pub fn extract_samples(
+    run: &Run,
+    samples: &[SampleValues],
+    gamma_bounds: &[f64],
+    unit: &str,
+    progress: Progress,
+) -> Result<Vec<SampleResult>> {
+    let bar = progress.bar(
+        samples.len() as u64,
+        &format!("extract  [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}} ({{elapsed}}, ETA {{eta}})"),
+    );
+    let mut results: Vec<SampleResult> = Vec::with_capacity(samples.len());
+    let mut reused = 0;
+    for s in samples {
+        let (r, was_saved) = run.process(s, gamma_bounds)?;
+        reused += was_saved as usize;
+        progress.line(&format!(
+            "extract {}/{} {}: {}",
+            results.len() + 1,
+            samples.len(),
+            s.id,
+            if was_saved {
+                "reused the saved result".to_string()
+            } else {
+                format!(
+                    "generalizable {:.2} s, traditional {:.2} s",
+                    r.seconds.generalizable, r.seconds.traditional
+                )
+            }
+        ));
+        if reused > 0 {
+            bar.set_message(format!("({reused} resumed)"));
+        }
+        results.push(r);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(results)
 }
 
 /// A replication run over several samples: settings, per-sample results, summary.
