@@ -6,7 +6,7 @@
 mod dense;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use interprim::decomposition::{decompose_generalizable, GeneralizableOptions, Optimizer};
+use interprim::decomposition::{decompose_generalizable, DecompositionOptions, Optimizer};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -22,12 +22,13 @@ fn pair(n: usize) -> Vec<Vec<f64>> {
 
 fn run(vals: &[Vec<f64>], niter: usize) -> f64 {
     let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-    let opts = GeneralizableOptions {
-        optimizer: Optimizer {
+    let opts = DecompositionOptions {
+        sgd_generalizable: Optimizer {
             niter,
             ..Optimizer::generalizable()
-        },
-        ..Default::default()
+        }
+        .with_lr(1e-7),
+        ..DecompositionOptions::sgd(niter)
     };
     decompose_generalizable(&refs, &opts).unwrap().final_loss
 }

@@ -9,11 +9,10 @@
 use std::path::PathBuf;
 
 use candle_core::Device;
-use interprim::api::{
-    compare_observed, fresh_head, Agreement, ExtractOptions, Stage, TextClassifier,
-};
+use interprim::api::{compare_observed, fresh_head, Agreement, ExtractOptions, TextClassifier};
 use interprim::models::assets;
 use interprim::models::bert::{BertFiles, HeadSource};
+use interprim::progress::Event;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -83,22 +82,24 @@ fn main() -> interprim::Result<()> {
             .map_err(|_| interprim::Error::Invalid(format!("--n {n} is not a number")))?;
     }
     let mut last = String::new();
-    let mut progress = |s: Stage<'_>| {
-        let line = match s {
-            Stage::Values { model, done, total } => {
-                format!("{model}: {done}/{total} masked sentences")
+    let mut progress = |e: &Event<'_>| {
+        let line = match *e {
+            Event::Values { game, done, total } => {
+                format!("{game}: {done}/{total} masked sentences")
             }
-            Stage::Decomposition {
+            Event::Solver {
                 what,
                 iteration,
-                niter,
+                max_iterations,
                 loss,
+                ..
             } => {
                 format!(
-                    "{what}: iteration {}/{niter}, loss {loss:.4}",
+                    "{what}: iteration {}/{max_iterations}, loss {loss:.4}",
                     iteration + 1
                 )
             }
+            _ => return,
         };
         if line.split(':').next() != last.split(':').next()
             || line.contains("/1024 ")
@@ -123,13 +124,13 @@ fn main() -> interprim::Result<()> {
         println!(
             "{}: target {} ({}), log-odds {:+.3} (all players masked {:+.3}), {} masked sentences in {:.2} s{}",
             m.model,
-            v.values.target,
+            v.target,
             v.label_name.as_deref().unwrap_or("-"),
-            v.values.log_odds_full,
-            v.values.log_odds_empty,
+            v.values.raw_full,
+            v.values.raw_empty,
             v.v().len(),
-            v.seconds,
-            if v.from_cache { " (cache)" } else { "" }
+            v.values.seconds,
+            if v.values.from_cache { " (cache)" } else { "" }
         );
     }
     println!();

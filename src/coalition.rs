@@ -1,4 +1,4 @@
-//! Coalitions of players as bitmasks: bit i set ⇔ player i present (SPEC §1). A value vector `v`
+//! Coalitions of players as bitmasks: bit i set ⇔ player i present (method §1). A value vector `v`
 //! is indexed by the mask, so `v[T.mask()] = v(x_T)`.
 
 use std::fmt;

@@ -1,5 +1,6 @@
 //! One error type for the library: every failure on user input is a value, never a panic, and its
-//! message names the problem and the fix.
+//! message names the problem and the fix. The maths core's errors need no model crate; network
+//! errors ([`Error::Model`]) exist with the `models` feature.
 
 use std::path::PathBuf;
 
@@ -55,7 +56,14 @@ pub enum Error {
     /// Anything else that is the user's to fix.
     #[error("{0}")]
     Invalid(String),
+    /// Work over the cost budget (masked inputs, estimated time): refused before it starts.
+    #[error("{0}")]
+    OverBudget(String),
+    /// Finite values whose range is too large for the f64 arithmetic of the transforms.
+    #[error("value range too large for f64 arithmetic: {0}")]
+    ValueRange(String),
     /// Loading or running a network (missing weights, tokenizer failure, tensor error).
+    #[cfg(feature = "models")]
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
 }

@@ -93,7 +93,7 @@ pub fn write_npy(path: &Path, v: &[f64], order: MaskOrder) -> Result<()> {
 
 /// The element count a .npy header announces for a 1-D array, read before the data so that a
 /// huge vector is refused without loading it. `None` when the header is not the simple 1-D kind.
-fn npy_declared_len(path: &Path) -> Result<Option<u64>> {
+pub fn npy_declared_len(path: &Path) -> Result<Option<u64>> {
     use std::io::Read;
     let mut head = Vec::with_capacity(4096);
     fs::File::open(path)
@@ -167,81 +167,173 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-/// One kind of interactions in the layout of shapiq's `InteractionValues.to_dict()`: `values`
-/// as a list, `interaction_lookup` from a comma-separated player tuple ("" for ∅, "0,2" for
-/// {0, 2}) to the position in `values`. The AND interactions are shapiq's "Moebius" index
-/// (Harsanyi dividends); OR interactions have no shapiq index and are marked by
-/// `"interprim_kind": "or"`. Load in Python with
-/// `{tuple(map(int, k.split(","))) if k else (): i for k, i in d["interaction_lookup"].items()}`
-/// as the lookup and `shapiq.InteractionValues(values=np.array(d["values"]), ...)`.
-pub fn shapiq_json(values: &[f64], kind: Kind) -> Result<serde_json::Value> {
-    let n = players_for_len(values.len())?;
-    // shapiq orders coalitions by size, then lexicographically.
-    let mut coalitions: Vec<Coalition> = Coalition::all(n).collect();
-    coalitions.sort_by_key(|c| (c.order(), c.players().collect::<Vec<_>>()));
-    let mut lookup = serde_json::Map::new();
-    let mut vals = Vec::with_capacity(values.len());
-    for (pos, c) in coalitions.iter().enumerate() {
-        let key = c
-            .players()
+/// The shapiq version whose `InteractionValues.to_json_file` layout [`shapiq_json`] writes.
+pub const SHAPIQ_LAYOUT_VERSION: &str = "1.4.1";
+
+/// shapiq's key of a coalition in its JSON files: "Empty" for ∅, else the players joined by ",".
+fn shapiq_key(c: Coalition) -> String {
+    if c.is_empty() {
+        "Empty".into()
+    } else {
+        c.players()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
-            .join(",");
-        lookup.insert(key, pos.into());
-        vals.push(values[c.mask()]);
+            .join(",")
     }
+}
+
+/// (−1)^{|S|+1} for S ≠ ∅, 1 for ∅: interprim's OR interaction I_or(S) times this is shapiq's
+/// "Co-Moebius" coefficient (see [`shapiq_json`]).
+fn co_moebius_sign(c: Coalition) -> f64 {
+    if c.is_empty() || c.order() % 2 == 1 {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// One model's interactions of one kind as a shapiq `InteractionValues` JSON file (the layout of
+/// shapiq's `InteractionValues.to_json_file`, shapiq [`SHAPIQ_LAYOUT_VERSION`]): load it in
+/// Python with `shapiq.InteractionValues.from_json_file(path)`.
+///
+/// - `values[mask]` is the interaction of coalition `mask` (bit i = player i), reorganised as the
+///   paper presents them; `data` holds every coalition, keyed as shapiq keys them ("Empty", "0",
+///   "0,2"), ordered by size then lexicographically.
+/// - AND interactions are shapiq's index **"Moebius"** (Harsanyi dividends).
+/// - OR interactions are **not** Möbius coefficients. They are written as shapiq's
+///   **"Co-Moebius"** index (Grabisch's co-Möbius transform, shapiq's "External Interaction
+///   Index"): for S ≠ ∅ the file holds (−1)^{|S|+1}·I_or(S), which is the co-Möbius coefficient
+///   of the OR part of the decomposition (for a plain value vector v,
+///   [`crate::transform::or_interactions`]`(v)[S] = (−1)^{|S|+1}·CoMoebius(v)(S)`); the ∅ entry is
+///   I_or(∅) unchanged. [`from_shapiq_json`] undoes the sign.
+/// - `baseline_value` is v(∅), the value of the empty coalition (`baseline`), and so is the ∅
+///   entry of `data`: shapiq sets the empty entry of both indices to the baseline value when it
+///   loads a file. interprim's own ∅ entry (after reorganising, I_and(∅) + I_or(∅) = v(∅) + ε_∅
+///   for AND, 0 for OR) is kept in `parameters.interprim.empty`, and the error terms ε in
+///   `parameters.interprim.eps` (keyed like `data`; null when there are none, e.g. plain
+///   Harsanyi interactions), so [`from_shapiq_json`] restores interprim's vector exactly.
+pub fn shapiq_json(values: &[f64], kind: Kind, baseline: f64) -> Result<serde_json::Value> {
+    shapiq_json_with_eps(values, kind, baseline, None)
+}
+
+/// [`shapiq_json`] with the decomposition's ε (length 2^n) recorded in the parameters.
+pub fn shapiq_json_with_eps(
+    values: &[f64],
+    kind: Kind,
+    baseline: f64,
+    eps: Option<&[f64]>,
+) -> Result<serde_json::Value> {
+    let n = players_for_len(values.len())?;
+    if let Some(e) = eps {
+        if e.len() != values.len() {
+            return Err(Error::MismatchedLengths {
+                first: values.len(),
+                other: e.len(),
+            });
+        }
+    }
+    if !baseline.is_finite() || values.iter().any(|x| !x.is_finite()) {
+        return Err(Error::ValueRange(
+            "an interaction or the baseline value is not finite: nothing to export".into(),
+        ));
+    }
+    let mut coalitions: Vec<Coalition> = Coalition::all(n).collect();
+    coalitions.sort_by_key(|c| (c.order(), c.players().collect::<Vec<_>>()));
+    let mut data = serde_json::Map::new();
+    let mut eps_map = serde_json::Map::new();
+    for c in &coalitions {
+        let x = values[c.mask()];
+        let x = match kind {
+            _ if c.is_empty() => baseline,
+            Kind::And => x,
+            Kind::Or => co_moebius_sign(*c) * x,
+        };
+        data.insert(shapiq_key(*c), x.into());
+        if let Some(e) = eps {
+            eps_map.insert(shapiq_key(*c), e[c.mask()].into());
+        }
+    }
+    let (index, note) = match kind {
+        Kind::And => (
+            "Moebius",
+            "interprim AND interactions (Harsanyi dividends), reorganised: OR terms of order <= 1 moved into AND",
+        ),
+        Kind::Or => (
+            "Co-Moebius",
+            "interprim OR interactions in shapiq's Co-Moebius convention: data[S] = (-1)^(|S|+1) * I_or(S) for S != {}, data[{}] = I_or({})",
+        ),
+    };
     Ok(serde_json::json!({
-        "index": "Moebius",
-        "interprim_kind": match kind { Kind::And => "and", Kind::Or => "or" },
-        "max_order": n,
-        "min_order": 0,
-        "n_players": n,
-        "estimated": false,
-        "estimation_budget": null,
-        "baseline_value": values[0],
-        "values": vals,
-        "interaction_lookup": lookup,
+        "object_name": "InteractionValues",
+        "data_type": "interaction_values",
+        "version": SHAPIQ_LAYOUT_VERSION,
+        "created_from": format!("interprim {}", env!("CARGO_PKG_VERSION")),
+        "description": note,
+        "parameters": {
+            "interprim": {
+                "kind": match kind { Kind::And => "and", Kind::Or => "or" },
+                "empty": values[0],
+                "mask_order": "shapiq keys list the players of each coalition",
+                "eps": if eps.is_some() { serde_json::Value::Object(eps_map) } else { serde_json::Value::Null },
+            }
+        },
+        "timestamp": null,
+        "metadata": {
+            "n_players": n,
+            "index": index,
+            "max_order": n,
+            "min_order": 0,
+            "estimated": false,
+            "estimation_budget": null,
+            "baseline_value": baseline,
+        },
+        "data": data,
     }))
 }
 
-/// Read back a shapiq-layout JSON written by [`shapiq_json`] into a mask-ordered vector.
+/// Read a shapiq `InteractionValues` JSON file's data back into a mask-ordered vector (interprim's
+/// convention: a "Co-Moebius" file is turned back into OR interactions).
 pub fn from_shapiq_json(value: &serde_json::Value) -> Result<Vec<f64>> {
-    let bad = |why: &str| Error::Invalid(format!("not an InteractionValues JSON: {why}"));
-    let n = value["n_players"]
+    let bad = |why: &str| Error::Invalid(format!("not a shapiq InteractionValues JSON: {why}"));
+    let meta = &value["metadata"];
+    let n = meta["n_players"]
         .as_u64()
-        .ok_or_else(|| bad("no n_players"))? as usize;
+        .ok_or_else(|| bad("no metadata.n_players"))? as usize;
     if n > crate::MAX_PLAYERS {
         return Err(Error::TooManyPlayers {
             n,
             max: crate::MAX_PLAYERS,
         });
     }
-    let vals = value["values"]
-        .as_array()
-        .ok_or_else(|| bad("no values list"))?;
-    let lookup = value["interaction_lookup"]
+    let co_moebius = meta["index"].as_str() == Some("Co-Moebius");
+    let empty = value["parameters"]["interprim"]["empty"].as_f64();
+    let data = value["data"]
         .as_object()
-        .ok_or_else(|| bad("no interaction_lookup"))?;
+        .ok_or_else(|| bad("no data object"))?;
     let mut out = vec![0.0; 1 << n];
-    for (key, pos) in lookup {
+    for (key, x) in data {
         let mut mask = 0u32;
-        for p in key.split(',').filter(|s| !s.is_empty()) {
-            let p: usize = p
-                .trim()
-                .parse()
-                .map_err(|_| bad("a lookup key is not a player tuple"))?;
-            if p >= n {
-                return Err(bad("a player index is out of range"));
+        if key != "Empty" {
+            for p in key.split(',') {
+                let p: usize = p
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("a data key is not a player tuple"))?;
+                if p >= n {
+                    return Err(bad("a player index is out of range"));
+                }
+                mask |= 1 << p;
             }
-            mask |= 1 << p;
         }
-        let pos = pos
-            .as_u64()
-            .ok_or_else(|| bad("a lookup position is not an integer"))? as usize;
-        out[mask as usize] = vals
-            .get(pos)
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| bad("a position has no value"))?;
+        let x = x.as_f64().ok_or_else(|| bad("a value is not a number"))?;
+        out[mask as usize] = if co_moebius {
+            co_moebius_sign(Coalition(mask)) * x
+        } else {
+            x
+        };
+    }
+    if let Some(e) = empty {
+        out[0] = e;
     }
     Ok(out)
 }
@@ -312,6 +404,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_floats_read_back_bit_for_bit() {
+        // saved results (values, interactions) must read back exactly, or a resumed run would
+        // extract from values an ulp off and its outputs would differ from the first run's
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        let mut x = 0.123456789f64;
+        let values: Vec<f64> = (0..2000)
+            .map(|i| {
+                x = (x * 3.987654321 + 0.1).fract();
+                (x - 0.5) * 10f64.powi((i % 17) - 8)
+            })
+            .chain([f64::MIN_POSITIVE, 1.0 / 3.0, -2.0f64.sqrt(), 5e-324])
+            .collect();
+        write_json(&path, &values).unwrap();
+        let back: Vec<f64> = read_json(&path).unwrap();
+        assert!(values
+            .iter()
+            .zip(&back)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
     fn npy_round_trip_and_order() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.npy");
@@ -343,13 +457,70 @@ mod tests {
         assert_eq!(read_npy(&p).unwrap(), vec![1.5, 2.5]);
     }
 
+    /// The exact field layout of shapiq's `InteractionValues.to_json_file`.
     #[test]
-    fn shapiq_round_trip() {
+    fn shapiq_layout_and_round_trip() {
         let v = vec![7.0, 1.0, 2.0, 3.0];
-        let j = shapiq_json(&v, Kind::And).unwrap();
-        assert_eq!(j["interaction_lookup"]["0,1"], 3);
-        assert_eq!(j["interaction_lookup"][""], 0);
+        let eps = [0.25, 0.0, 0.0, -0.5];
+        let j = shapiq_json_with_eps(&v, Kind::And, 6.75, Some(&eps)).unwrap();
+        let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = vec![
+            "created_from",
+            "data",
+            "data_type",
+            "description",
+            "metadata",
+            "object_name",
+            "parameters",
+            "timestamp",
+            "version",
+        ];
+        want.sort();
+        let mut got = keys.clone();
+        got.sort();
+        assert_eq!(got, want);
+        let meta: Vec<&str> = j["metadata"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for k in [
+            "n_players",
+            "index",
+            "max_order",
+            "min_order",
+            "estimated",
+            "estimation_budget",
+            "baseline_value",
+        ] {
+            assert!(meta.contains(&k), "{k}");
+        }
+        assert_eq!(j["object_name"], "InteractionValues");
+        assert_eq!(j["data_type"], "interaction_values");
+        assert_eq!(j["metadata"]["index"], "Moebius");
+        assert_eq!(j["metadata"]["baseline_value"], 6.75);
+        let data: Vec<(&String, f64)> = j["data"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, x)| (k, x.as_f64().unwrap()))
+            .collect();
+        let names: Vec<&str> = data.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["Empty", "0", "1", "0,1"]);
+        assert_eq!(j["parameters"]["interprim"]["eps"]["Empty"], 0.25);
+        // shapiq's rule: the empty entry is the baseline value; ours is kept in the parameters
+        assert_eq!(j["data"]["Empty"], 6.75);
+        assert_eq!(j["parameters"]["interprim"]["empty"], 7.0);
         assert_eq!(from_shapiq_json(&j).unwrap(), v);
+        // OR: shapiq's Co-Moebius convention, sign (−1)^{|S|+1}, undone on reading
+        let or = vec![7.0, 4.0, 5.0, -3.0];
+        let j = shapiq_json(&or, Kind::Or, 7.0).unwrap();
+        assert_eq!(j["metadata"]["index"], "Co-Moebius");
+        assert_eq!(j["data"]["0,1"], 3.0);
+        assert_eq!(j["data"]["0"], 4.0);
+        assert_eq!(from_shapiq_json(&j).unwrap(), or);
+        assert!(shapiq_json(&[f64::INFINITY, 0.0], Kind::And, 0.0).is_err());
     }
 
     #[test]

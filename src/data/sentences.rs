@@ -1,5 +1,5 @@
 //! The Rotten Tomatoes sentences with human ratings (Hutto & Gilbert 2014, shipped with
-//! vaderSentiment; SPEC §6): the corpus SST is built from, and our stand-in for SST-2.
+//! vaderSentiment; method §6): the corpus SST is built from, and our stand-in for SST-2.
 //!
 //! File format: one sentence per line, `id TAB rating TAB sentence`, CRLF line endings, rating a
 //! float in -4..+4 (mean of human ratings). A binary label is the sign of the rating; sentences

@@ -9,11 +9,11 @@ use plotly::common::{Marker, Title};
 use plotly::layout::{Axis, BarMode, CategoryOrder, Layout};
 use plotly::{Bar, Plot};
 
-use super::{plotly_js_once, sig, Figure, MimeBundle};
+use super::{sig, Figure, MimeBundle};
 use crate::decomposition::Decomposition;
-use crate::figures::{escape, COLOR_AND, COLOR_OR};
 use crate::interactions::{Interaction, Interactions, Kind};
 use crate::metrics::{self, SALIENCE_RATIO};
+use crate::plot::{escape, COLOR_AND, COLOR_OR};
 
 /// A table shown as HTML and as aligned plain text. Rows may be tagged with a kind, which colours
 /// the HTML row.
@@ -43,15 +43,40 @@ impl Table {
         self.kinds.push(Some(kind));
     }
 
-    /// Columns padded to their widest cell (by characters); numbers right-aligned.
-    pub fn to_text(&self) -> String {
-        let cols = self
-            .rows
+    /// The number of columns: the longest of the header and the rows.
+    fn columns(&self) -> usize {
+        self.rows
             .iter()
             .map(Vec::len)
             .chain([self.header.len()])
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// For each column: whether every non-empty cell is a number (such columns are right-aligned,
+    /// their header included; all others left-aligned).
+    fn numeric_columns(&self) -> Vec<bool> {
+        let cols = self.columns();
+        let number = |s: &str| {
+            let t = s.trim().trim_end_matches('%');
+            !t.is_empty() && t.parse::<f64>().is_ok()
+        };
+        (0..cols)
+            .map(|c| {
+                let mut cells = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .filter(|s| !s.is_empty())
+                    .peekable();
+                cells.peek().is_some() && cells.all(|s| number(s))
+            })
+            .collect()
+    }
+
+    /// Columns padded to their widest cell (by characters); numbers right-aligned, text left.
+    pub fn to_text(&self) -> String {
+        let cols = self.columns();
         let cell =
             |r: &Vec<String>, c: usize| r.get(c).map(String::as_str).unwrap_or("").to_string();
         let widths: Vec<usize> = (0..cols)
@@ -64,19 +89,7 @@ impl Table {
                     .unwrap_or(0)
             })
             .collect();
-        let numeric_cell = |s: &str| s.parse::<f64>().is_ok();
-        // a column of numbers is right-aligned, its header included
-        let numeric_col: Vec<bool> = (0..cols)
-            .map(|c| {
-                let mut cells = self
-                    .rows
-                    .iter()
-                    .map(|r| cell(r, c))
-                    .filter(|s| !s.is_empty())
-                    .peekable();
-                cells.peek().is_some() && cells.all(|s| numeric_cell(&s))
-            })
-            .collect();
+        let numeric_col = self.numeric_columns();
         let line = |r: &Vec<String>| {
             let mut out = String::new();
             for (c, w) in widths.iter().enumerate() {
@@ -103,13 +116,27 @@ impl Table {
         out
     }
 
+    /// The table as HTML: numeric columns right-aligned, text columns (sentences, coalitions)
+    /// left-aligned; rows tagged with a kind get its colour.
     pub fn to_html(&self) -> String {
-        let td = "style=\"padding:2px 8px;border-bottom:1px solid #eee;text-align:right\"";
+        let numeric = self.numeric_columns();
+        let align = |c: usize| {
+            if numeric.get(c).copied().unwrap_or(false) {
+                "right"
+            } else {
+                "left"
+            }
+        };
         let mut out = String::from(
             "<table style=\"border-collapse:collapse;font-size:13px;margin:4px 0\"><tr>",
         );
-        for h in &self.header {
-            let _ = write!(out, "<th style=\"padding:2px 8px;border-bottom:2px solid #999;text-align:right\">{}</th>", escape(h));
+        for (c, h) in self.header.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<th style=\"padding:2px 8px;border-bottom:2px solid #999;text-align:{}\">{}</th>",
+                align(c),
+                escape(h)
+            );
         }
         out.push_str("</tr>");
         for (r, kind) in self.rows.iter().zip(&self.kinds) {
@@ -119,8 +146,13 @@ impl Table {
                 None => "",
             };
             let _ = write!(out, "<tr{bg}>");
-            for c in r {
-                let _ = write!(out, "<td {td}>{}</td>", escape(c));
+            for (c, cell) in r.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "<td style=\"padding:2px 8px;border-bottom:1px solid #eee;text-align:{}\">{}</td>",
+                    align(c),
+                    escape(cell)
+                );
             }
             out.push_str("</tr>");
         }
@@ -224,9 +256,6 @@ impl Report {
 
     fn to_html(&self) -> String {
         let mut out = String::new();
-        if self.figures().next().is_some() {
-            out.push_str(&plotly_js_once());
-        }
         let _ = write!(
             out,
             "<div class=\"interprim-report\"><h3 style=\"margin:4px 0\">{}</h3>",
@@ -241,7 +270,7 @@ impl Report {
                     let _ = write!(out, "<p style=\"margin:2px 0\">{}</p>", escape(t));
                 }
                 Block::Table(t) => out.push_str(&t.to_html()),
-                Block::Figure(f) => out.push_str(&f.html_fragment("")),
+                Block::Figure(f) => out.push_str(&f.html_fragment()),
                 Block::Html(h, _) => out.push_str(h),
             }
         }
@@ -525,7 +554,11 @@ impl Decomposition {
             .enumerate()
             .map(|(i, it)| (format!("model {}", i + 1), it))
             .collect();
-        let iters = self.optimizer.niter;
+        let iters = self.solver.iterations;
+        let solver = match self.solver.lr {
+            Some(lr) => format!("{}, lr {}", self.solver.solver.name(), sig(lr)),
+            None => self.solver.solver.name().to_string(),
+        };
         InteractionsView::new(
             format!(
                 "{what} AND-OR decomposition: {m} model(s), {} players",
@@ -534,10 +567,9 @@ impl Decomposition {
             models,
         )
         .note(format!(
-            "loss {} → {} over {iters} iterations (lr {}, α {}); |ε| ≤ {}",
+            "loss {} → {} over {iters} iterations ({solver}, α {}); |ε| ≤ {}",
             sig(self.initial_loss),
             sig(self.final_loss),
-            sig(self.optimizer.lr),
             self.alpha,
             self.eps_bounds
                 .iter()
@@ -572,7 +604,15 @@ mod tests {
             t.to_text(),
             "kind      I(S)\nAND    +1.5000\nOR    -10.2500"
         );
-        assert!(t.to_html().contains("<td style=\"padding:2px 8px;border-bottom:1px solid #eee;text-align:right\">+1.5000</td>"));
+        let html = t.to_html();
+        assert!(html.contains("<td style=\"padding:2px 8px;border-bottom:1px solid #eee;text-align:right\">+1.5000</td>"));
+        // text (a kind, a sentence, a coalition) is left-aligned, in HTML as in text
+        assert!(html.contains("text-align:left\">AND</td>"), "{html}");
+        assert!(html.contains("text-align:left\">kind</th>"), "{html}");
+        let mut p = Table::new(&["share", "S"]);
+        p.row(vec!["12.5%".into(), "{a, b}".into()]);
+        assert_eq!(p.to_text(), "share  S\n12.5%  {a, b}");
+        assert!(p.to_html().contains("text-align:right\">12.5%</td>"));
     }
 
     #[test]
@@ -601,7 +641,7 @@ mod tests {
                 .unwrap_or_else(|e| e.into_inner());
             view.mime_bundle().get("text/html").unwrap().to_string()
         };
-        assert!(html.contains("{good, movie}") && html.contains("interprim-fig-"));
+        assert!(html.contains("{good, movie}") && html.contains("interprim-figure"));
         let chart = view.report().figures().next().unwrap().to_svg();
         assert!(chart.contains(COLOR_AND) && chart.contains(COLOR_OR));
     }
@@ -624,12 +664,12 @@ mod tests {
             text.contains("AND   {x1, x2, x3}      3  +1.0000"),
             "{text}"
         );
-        let opts = crate::TraditionalOptions {
-            optimizer: crate::Optimizer {
+        let opts = crate::DecompositionOptions {
+            sgd_traditional: crate::Optimizer {
                 niter: 50,
-                lr: 1e-3,
                 ..crate::Optimizer::traditional()
-            },
+            }
+            .with_lr(1e-3),
             ..Default::default()
         };
         let d = crate::decompose_traditional(&v, &opts).unwrap();

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::report::{InteractionsView, Report, Table};
 use super::{sig, MimeBundle};
 use crate::api::{Agreement, Comparison, GeneralizableResult, ModelResult, TraditionalResult};
-use crate::figures::escape;
+use crate::plot::escape;
 use crate::text::players::Word;
 
 /// Background of a highlighted player.
@@ -58,7 +58,7 @@ fn model_note(m: &ModelResult) -> String {
         .values
         .label_name
         .clone()
-        .unwrap_or_else(|| format!("class {}", m.values.values.target));
+        .unwrap_or_else(|| format!("class {}", m.values.target));
     format!(
         "{}: v = log-odds of \"{target}\", v(x_N) − v(x_∅) = {}; {} salient interactions (|I| > {}); reconstruction gap max {} (|ε| ≤ {})",
         m.model,
@@ -84,11 +84,22 @@ fn agreement_note(a: &Agreement) -> String {
         (Some(x), Some(y)) => format!("k = {x} → {y}"),
         _ => "no k".into(),
     };
-    format!(
-        "shared by all models among each one's top {top}: {shared}; generalization power ({k}): s_and {}, s_or {}",
+    let mut note = format!(
+        "shared by all models among each one's top {top}: {shared} ({} with the same sign; {:.1} expected by chance); generalization power ({k}): s_and {}, s_or {}",
+        a.shared.shared_signed,
+        a.shared.chance,
         ends(&a.generalization.s_and),
         ends(&a.generalization.s_or)
-    )
+    );
+    if let Some(n) = &a.permutation_null {
+        note.push_str(&format!(
+            "; permutation null (R = {}): s_and {}, s_or {}",
+            n.replicates,
+            ends(&n.s_and_mean),
+            ends(&n.s_or_mean)
+        ));
+    }
+    note
 }
 
 impl GeneralizableResult {
@@ -162,6 +173,7 @@ impl Comparison {
         let mut t = Table::new(&[
             "extraction",
             "shared in top 50",
+            "of those, same sign",
             "s_and (first k)",
             "s_and (last k)",
             "s_or (first k)",
@@ -179,6 +191,7 @@ impl Comparison {
             t.row(vec![
                 name.to_string(),
                 a.split.first().map_or(0, |s| s.shared.len()).to_string(),
+                a.shared.shared_signed.to_string(),
                 f(&c.s_and, false),
                 f(&c.s_and, true),
                 f(&c.s_or, false),

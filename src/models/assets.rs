@@ -1,4 +1,4 @@
-//! Where scripts/fetch-assets.sh puts the pinned models and data (SPEC §6), so code and tests find
+//! Where scripts/fetch-assets.sh puts the pinned models and data (method §6), so code and tests find
 //! them without configuration: `$INTERPRIM_CACHE/assets`, else `<crate root>/.cache/assets`.
 
 use std::path::PathBuf;

@@ -142,7 +142,7 @@ impl CausalLm {
         let mut h = Sha256::new();
         std::io::copy(&mut f, &mut h)
             .map_err(|e| ModelError::bad_file(&self.path, e, super::assets::FETCH_HINT))?;
-        let sha: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sha = hex::encode(h.finalize());
         let id = format!("{} ({:?}, sha256 {sha})", self.name, self.family);
         Ok(self.identity.get_or_init(|| id).clone())
     }

@@ -211,20 +211,10 @@ pub fn seeded_init(varmap: &VarMap, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// n seeded N(0, std²) samples (Box–Muller).
+/// n seeded N(0, std²) samples ([`crate::util::normal_f32`]; a negative or non-finite std gives
+/// zeros, which the callers never pass).
 pub fn normal(n: usize, std: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f32> {
-    use rand::Rng;
-    let mut v = Vec::with_capacity(n + 1);
-    while v.len() < n {
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        let r = (-2.0 * u1.ln()).sqrt() * std;
-        let a = std::f64::consts::TAU * u2;
-        v.push((r * a.cos()) as f32);
-        v.push((r * a.sin()) as f32);
-    }
-    v.truncate(n);
-    v
+    crate::util::normal_f32(n, std, rng).unwrap_or_else(|_| vec![0.0; n])
 }
 
 /// Tensors by name and the `__metadata__` of a safetensors file.

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::cnn::{read_safetensors, ImageNet};
+use super::cnn_cpu::{self, CpuCnn};
 use super::{resnet, vgg, ModelError};
 use crate::data::digits::{PIXELS, SIDE};
 use crate::{Error, Result};
@@ -28,7 +29,8 @@ const HINT: &str =
     "the committed digit weights are in weights/; rebuild them with `interprim train digits`";
 
 /// The two default digit models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DigitModel {
     /// ResNet-20 (16/32/64 channels, 3×3 basic blocks, batch norm).
     Resnet20,
@@ -124,6 +126,8 @@ pub struct DigitClassifier {
     net: Box<dyn ImageNet>,
     device: Device,
     path: Option<PathBuf>,
+    /// The CPU inference path ([`super::cnn_cpu`]), for files loaded on the CPU.
+    cpu: Option<CpuCnn>,
 }
 
 impl std::fmt::Debug for DigitClassifier {
@@ -156,6 +160,11 @@ impl DigitClassifier {
             .ok_or_else(|| {
                 ModelError::bad_file(path, format!("missing or invalid {META_CONFIG}"), HINT)
             })?;
+        let cpu = if device.is_cpu() {
+            cnn_cpu::build(arch, &config, &tensors)
+        } else {
+            None
+        };
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
         let net = build_net(arch, &config, vb).map_err(|e| ModelError::bad_file(path, e, HINT))?;
         Ok(Self {
@@ -164,6 +173,7 @@ impl DigitClassifier {
             net,
             device: device.clone(),
             path: Some(path.to_path_buf()),
+            cpu,
         })
     }
 
@@ -172,7 +182,7 @@ impl DigitClassifier {
         Self::load(&model.committed_weights(), device)
     }
 
-    /// Wrap a network (e.g. a freshly trained one).
+    /// Wrap a network (e.g. a freshly trained one). It runs on candle's path only.
     pub fn from_net(name: &str, arch: DigitModel, net: Box<dyn ImageNet>, device: &Device) -> Self {
         Self {
             name: name.to_string(),
@@ -180,6 +190,7 @@ impl DigitClassifier {
             net,
             device: device.clone(),
             path: None,
+            cpu: None,
         }
     }
 
@@ -195,8 +206,22 @@ impl DigitClassifier {
         self.path.as_deref()
     }
 
-    /// Logits (batch, 2) of `images` (concatenated 784-pixel images), evaluation mode.
+    /// Logits (batch, 2) of `images` (concatenated 784-pixel images), evaluation mode. For a
+    /// file loaded on the CPU this runs the fused path of [`super::cnn_cpu`] (equal to candle's
+    /// to float rounding; [`Self::logits_tensor_candle`] is candle's).
     pub fn logits_tensor(&self, images: &[f32]) -> Result<Tensor> {
+        check_images(images)?;
+        let b = images.len() / PIXELS;
+        if let Some(cpu) = &self.cpu {
+            let z = cpu.logits(images, SIDE);
+            let classes = z.len() / b;
+            return Ok(Tensor::from_vec(z, (b, classes), &self.device).map_err(ModelError::from)?);
+        }
+        self.logits_tensor_candle(images)
+    }
+
+    /// Logits (batch, 2) of `images` through candle's layers (the reference of the CPU path).
+    pub fn logits_tensor_candle(&self, images: &[f32]) -> Result<Tensor> {
         check_images(images)?;
         let b = images.len() / PIXELS;
         let x = Tensor::from_slice(images, (b, 1, SIDE, SIDE), &self.device)

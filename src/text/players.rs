@@ -1,4 +1,4 @@
-//! Word-level players of a sentence (SPEC §1): a player is a word, and masking it masks every token
+//! Word-level players of a sentence (method §1): a player is a word, and masking it masks every token
 //! that encodes it.
 //!
 //! Words are defined on the sentence itself, by byte and character offsets, independently of any

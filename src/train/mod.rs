@@ -11,11 +11,8 @@
 //! [`BertClassifier::load`] with [`HeadSource::FineTuned`] applies on top of the cached base
 //! model. The reported test accuracy is measured on that reloaded file (f16 storage included).
 
-mod cli;
 pub mod digits;
 mod layer;
-
-pub use cli::{run_train_cli, ModelChoice, TrainArgs, TrainTask};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -43,7 +40,8 @@ use layer::{Dropout, TopModel};
 pub const META_TRAINING: &str = "interprim.training";
 
 /// The two default sentiment models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum SentimentModel {
     /// paraphrase-MiniLM-L3-v2 (3 layers, hidden 384), converted from ONNX.
     L3,
@@ -110,7 +108,8 @@ pub fn load_sentiment_classifier(
 }
 
 /// How trained tensors are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Storage {
     F16,
     F32,
@@ -526,18 +525,8 @@ fn seeded_normal(
     std: f64,
     rng: &mut rand_chacha::ChaCha8Rng,
 ) -> candle_core::Result<Tensor> {
-    use rand::Rng;
-    let n = shape.0 * shape.1;
-    let mut v = Vec::with_capacity(n + 1);
-    while v.len() < n {
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        let r = (-2.0 * u1.ln()).sqrt() * std;
-        let a = std::f64::consts::TAU * u2;
-        v.push((r * a.cos()) as f32);
-        v.push((r * a.sin()) as f32);
-    }
-    v.truncate(n);
+    let v = crate::util::normal_f32(shape.0 * shape.1, std, rng)
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     Tensor::from_vec(v, shape, &Device::Cpu)
 }
 

@@ -1,125 +1,19 @@
-//! A replication run held in memory ([`Study`]): its per-sample results and summary, and the
-//! paper's figures and tables built from them — what the notebooks show. Produced by
-//! [`crate::sentiment::replicate_sentiment`]; everything expensive (the networks, the extractions)
-//! is on disk in the run's directory and in the value cache, so building a `Study` a second time
-//! costs seconds.
+//! A run held in memory ([`Study`]): its per-sample results and summary, and the paper's figures
+//! and tables built from them — what the notebooks show and what the run's report
+//! ([`super::report`]) writes. Everything expensive is on disk (the run's directory and the value
+//! cache), so building a `Study` a second time costs seconds.
 
 use std::path::{Path, PathBuf};
 
-use crate::display::{sig, Figure, InteractionsView, MimeBundle, Report, Table};
+use super::summary::{comparison_rows, MethodSummary, PaperNumbers, Summary};
+use super::{Run, RunSettings, SampleResult, SampleValues, METHODS};
+use crate::display::{InteractionsView, MimeBundle, Report, Table};
 use crate::interactions::Interactions;
 use crate::metrics::{self, GeneralizationCurve, SalientCount, SALIENCE_RATIO};
-use crate::replication::{
-    comparison_rows, PaperNumbers, Run, RunSettings, SampleResult, SampleValues, Summary, METHODS,
-};
+use crate::plot::generalization::MethodSeries;
+use crate::plot::{self, sig, Figure};
+use crate::progress::{emit, Event, Observer};
 use crate::{Error, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-
-/// `${INTERPRIM_CACHE:-<repo>/.cache}`: the root of every cache of this checkout (assets, values,
-/// the evcxr build, notebook runs).
-pub fn cache_root() -> PathBuf {
-    match std::env::var_os("INTERPRIM_CACHE") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"),
-    }
-}
-
-/// Where the notebooks keep their runs: `<cache root>/notebooks`.
-pub fn notebook_dir() -> PathBuf {
-    cache_root().join("notebooks")
-}
-
-/// How many samples the replication notebooks use: `INTERPRIM_NOTEBOOK_SAMPLES` if set (e.g. 200
-/// for the paper's full run), else `default`.
-pub fn notebook_samples(default: usize) -> usize {
-    std::env::var("INTERPRIM_NOTEBOOK_SAMPLES")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
-
-/// How long work reports progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Progress {
-    /// Terminal progress bars (the CLI); drawn only when stderr is a terminal.
-    #[default]
-    Bars,
-    /// Plain lines on stderr, one per step (notebooks, logs).
-    Lines,
-    /// Nothing.
-    Quiet,
-}
-
-impl Progress {
-    /// Print a progress line (only for [`Progress::Lines`]).
-    pub fn line(self, text: &str) {
-        if self == Progress::Lines {
-            eprintln!("{text}");
-        }
-    }
-
-    /// A progress bar of `len` steps drawn with `template` ([`Progress::Bars`]; hidden otherwise).
-    pub fn bar(self, len: u64, template: &str) -> ProgressBar {
-        let bar = if self == Progress::Bars {
-            ProgressBar::new(len)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(bar_style(template));
-        bar
-    }
-}
-
-/// The style of every progress bar of the replications.
-pub fn bar_style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("static template")
-        .progress_chars("=> ")
-}
-
-/// Phase 2 of a replication, shared by every task: each sample's extractions (or its saved
-/// result, when an interrupted run is resumed), with a bar or one line per sample; `unit` names
-/// the samples in the bar ("sentences", "images", "prompts").
-pub fn extract_samples(
-    run: &Run,
-    samples: &[SampleValues],
-    gamma_bounds: &[f64],
-    unit: &str,
-    progress: Progress,
-) -> Result<Vec<SampleResult>> {
-    let bar = progress.bar(
-        samples.len() as u64,
-        &format!("extract  [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}} ({{elapsed}}, ETA {{eta}})"),
-    );
-    let mut results: Vec<SampleResult> = Vec::with_capacity(samples.len());
-    let mut reused = 0;
-    for s in samples {
-        let (r, was_saved) = run.process(s, gamma_bounds)?;
-        reused += was_saved as usize;
-        progress.line(&format!(
-            "extract {}/{} {}: {}",
-            results.len() + 1,
-            samples.len(),
-            s.id,
-            if was_saved {
-                "reused the saved result".to_string()
-            } else {
-                format!(
-                    "generalizable {:.2} s, traditional {:.2} s",
-                    r.seconds.generalizable, r.seconds.traditional
-                )
-            }
-        ));
-        if reused > 0 {
-            bar.set_message(format!("({reused} resumed)"));
-        }
-        results.push(r);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(results)
-}
 
 /// A replication run over several samples: settings, per-sample results, summary.
 #[derive(Clone, Debug)]
@@ -155,7 +49,7 @@ fn alpha_curves(runs: &[AlphaRun], kind_or: bool) -> Figure {
     let refs: Vec<(&str, &GeneralizationCurve)> =
         named.iter().map(|(n, c)| (n.as_str(), *c)).collect();
     let what = if kind_or { "s_or" } else { "s_and" };
-    Figure::generalization(
+    plot::generalization::figure(
         &format!("Fig. 8: {what} of the generalizable extraction for several α"),
         kind_or,
         &refs,
@@ -218,7 +112,7 @@ impl Study {
             })
             .collect();
         let series: Vec<(&str, &[f64])> = curves.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-        Ok(Figure::sparsity(
+        Ok(plot::sparsity::figure(
             &format!(
                 "Fig. 2: sparsity, {} ({} samples)",
                 self.models()[model],
@@ -228,37 +122,54 @@ impl Study {
         ))
     }
 
-    fn curve(&self, method: &str) -> GeneralizationCurve {
-        let s = match method {
+    fn method_summary(&self, method: &str) -> &MethodSummary {
+        match method {
             "generalizable" => &self.summary.generalizable,
             "traditional" => &self.summary.traditional,
             _ => &self.summary.harsanyi,
-        };
-        GeneralizationCurve {
-            k: self.summary.k.clone(),
-            s_and: s.s_and.clone(),
-            s_or: s.s_or.clone(),
         }
     }
 
-    /// Fig. 3: s_and (Harsanyi included) and s_or against k, generalizable vs traditional.
+    /// Fig. 3: s_and (Harsanyi included) and s_or against k, generalizable vs traditional, each
+    /// with its permutation null (dashed) and cross-sample null (dash-dot), their sd over the
+    /// replicates as error bars, and the chance level (dotted). The notes carry the numbers and
+    /// each method's excess over each null.
     pub fn generalization_figures(&self) -> [Figure; 2] {
-        let (g, t, h) = (
-            self.curve("generalizable"),
-            self.curve("traditional"),
-            self.curve("harsanyi"),
-        );
         let samples = self.results.len();
+        let s = &self.summary;
+        let series = |kind_or: bool, methods: &[&'static str]| -> Vec<MethodSeries<'_>> {
+            methods
+                .iter()
+                .map(|&m| {
+                    let ms = self.method_summary(m);
+                    MethodSeries {
+                        name: m,
+                        s: ms.s(kind_or),
+                        null: ms.null(kind_or, false),
+                        null_cross: ms.null(kind_or, true),
+                    }
+                })
+                .collect()
+        };
+        fn chance<'a>(v: &'a [f64], k: &[usize]) -> Option<&'a [f64]> {
+            (v.len() == k.len()).then_some(v)
+        }
         [
-            Figure::generalization(
+            plot::generalization::figure_with_nulls(
                 &format!("Fig. 3: generalization power of AND interactions ({samples} samples)"),
                 false,
-                &[("generalizable", &g), ("traditional", &t), ("harsanyi", &h)],
+                &s.k,
+                &series(false, &METHODS),
+                chance(&s.chance.chance_and, &s.k),
+                s.nulls.replicates,
             ),
-            Figure::generalization(
+            plot::generalization::figure_with_nulls(
                 &format!("Fig. 3: generalization power of OR interactions ({samples} samples)"),
                 true,
-                &[("generalizable", &g), ("traditional", &t)],
+                &s.k,
+                &series(true, &["generalizable", "traditional"]),
+                chance(&s.chance.chance_or, &s.k),
+                s.nulls.replicates,
             ),
         ]
     }
@@ -269,12 +180,8 @@ impl Study {
     pub fn order_figure(&self, method: &str, model: usize) -> Result<Figure> {
         Self::check_method(method)?;
         self.check_model(model)?;
-        let s = match method {
-            "generalizable" => &self.summary.generalizable,
-            "traditional" => &self.summary.traditional,
-            _ => &self.summary.harsanyi,
-        };
-        Ok(Figure::orders(
+        let s = self.method_summary(method);
+        Ok(plot::orders::figure(
             &format!("Fig. 4: {method}, {}", self.models()[model]),
             &s.orders[model],
         ))
@@ -290,7 +197,7 @@ impl Study {
         let tau = SALIENCE_RATIO * it.max_abs();
         let rec = it.reconstruct_from(|i| i.effect.abs() > tau);
         let count = it.iter().filter(|i| i.effect.abs() > tau).count();
-        Ok(Figure::matching(
+        Ok(plot::matching::figure(
             &format!(
                 "Fig. 6: universal matching, {method}, {}, sample {} ({count} salient interactions)",
                 self.models()[model],
@@ -381,7 +288,81 @@ impl Study {
         Ok(t)
     }
 
-    /// Our numbers next to the paper's (SPEC §5). `timing` adds the machine-dependent rows
+    /// Top-k sharing of one method against chance and its nulls (method §4.1), one row per k and
+    /// kind (AND, then OR; Harsanyi has AND only): chance, the paper's s, signed s, the
+    /// permutation null's mean and sd, the excess s − null, and the excess over the cross-sample
+    /// null. Columns of a null the run did not compute show "—".
+    ///
+    /// Errors: an unknown method.
+    pub fn sharing_table(&self, method: &str) -> Result<Table> {
+        Self::check_method(method)?;
+        let s = &self.summary;
+        let ms = self.method_summary(method);
+        let mut t = Table::new(&[
+            "k",
+            "kind",
+            "chance",
+            "s",
+            "signed s",
+            "permutation null",
+            "sd",
+            "excess",
+            "excess (cross-sample null)",
+        ]);
+        let f = |v: Option<&Vec<f64>>, j: usize| {
+            v.and_then(|v| v.get(j))
+                .map_or("—".to_string(), |x| format!("{x:.3}"))
+        };
+        let fs = |v: Option<&Vec<f64>>, j: usize| {
+            v.and_then(|v| v.get(j))
+                .map_or("—".to_string(), |x| format!("{x:+.3}"))
+        };
+        let kinds: &[&str] = if ms.s_or.is_empty() {
+            &["AND"]
+        } else {
+            &["AND", "OR"]
+        };
+        for &kind in kinds {
+            let or = kind == "OR";
+            for (j, k) in s.k.iter().enumerate() {
+                let (chance, obs, signed, null, sd, ex, ex_cross) = if or {
+                    (
+                        &s.chance.chance_or,
+                        &ms.s_or,
+                        &ms.s_or_signed,
+                        &ms.s_or_null,
+                        &ms.s_or_null_sd,
+                        &ms.s_or_excess,
+                        &ms.s_or_excess_cross,
+                    )
+                } else {
+                    (
+                        &s.chance.chance_and,
+                        &ms.s_and,
+                        &ms.s_and_signed,
+                        &ms.s_and_null,
+                        &ms.s_and_null_sd,
+                        &ms.s_and_excess,
+                        &ms.s_and_excess_cross,
+                    )
+                };
+                t.row(vec![
+                    k.to_string(),
+                    kind.to_string(),
+                    f(Some(chance), j),
+                    f(Some(obs), j),
+                    f(Some(signed), j),
+                    f(null.as_ref(), j),
+                    f(sd.as_ref(), j),
+                    fs(ex.as_ref(), j),
+                    fs(ex_cross.as_ref(), j),
+                ]);
+            }
+        }
+        Ok(t)
+    }
+
+    /// Our numbers next to the paper's (method §5). `timing` adds the machine-dependent rows
     /// (seconds per sample).
     pub fn comparison_table(&self, timing: bool) -> Table {
         let mut t = Table::new(&["measure", "ours", "paper"]);
@@ -416,7 +397,11 @@ impl Study {
     /// Fig. 8: the generalizable extraction again with each α (everything else as in the run),
     /// on the cached values: no network is evaluated. Each α's per-sample results are saved under
     /// `<out>/alpha-<α>/` and reused when run again.
-    pub fn alpha_ablation(&self, alphas: &[f64], progress: Progress) -> Result<Vec<AlphaRun>> {
+    pub fn alpha_ablation(
+        &self,
+        alphas: &[f64],
+        mut observer: Option<&mut Observer<'_>>,
+    ) -> Result<Vec<AlphaRun>> {
         let samples: Vec<SampleValues> = self
             .results
             .iter()
@@ -440,7 +425,7 @@ impl Study {
                 });
             }
             let mut settings = self.settings.clone();
-            settings.generalizable.alpha = alpha;
+            settings.decomposition.alpha = alpha;
             let run = Run::new(&self.out.join(format!("alpha-{alpha}")), settings);
             let mut per: Vec<Vec<Interactions>> = Vec::with_capacity(samples.len());
             let mut reused = 0;
@@ -449,11 +434,13 @@ impl Study {
                 reused += was as usize;
                 per.push(r.generalizable);
             }
-            progress.line(&format!(
-                "α = {alpha}: {} samples extracted ({reused} reused from {})",
-                samples.len(),
-                run.out.display()
-            ));
+            emit(
+                &mut observer,
+                Event::Note(&format!(
+                    "α = {alpha}: {} samples extracted ({reused} reused)",
+                    samples.len()
+                )),
+            );
             let refs: Vec<Vec<&Interactions>> = per.iter().map(|s| s.iter().collect()).collect();
             let curve = metrics::generalization_curve(&refs, &ks)?;
             let strengths: Vec<Vec<f64>> = (0..m)
@@ -478,11 +465,12 @@ impl Study {
         &self.out
     }
 
-    /// An overview: models, samples, the paper's claim, and our numbers next to the paper's
-    /// (without timings, which depend on the machine).
+    /// An overview: models, samples, how the generalizable excess sharing over each null compares
+    /// with the traditional one (in place of the paper's bare claim), and our numbers next to the
+    /// paper's (without timings, which depend on the machine).
     pub fn report(&self) -> Report {
         let s = &self.summary;
-        Report::new(format!(
+        let report = Report::new(format!(
             "{}: {} samples, {}",
             s.task,
             s.samples,
@@ -497,16 +485,11 @@ impl Study {
                 .map(|b| sig(*b))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))
-        .text(format!(
-            "generalizable s_and and s_or above traditional at every k: {}",
-            if s.generalizable_beats_traditional {
-                "yes"
-            } else {
-                "no"
-            }
-        ))
-        .table(self.comparison_table(false))
+        ));
+        s.excess_lines()
+            .into_iter()
+            .fold(report, |r, line| r.text(line))
+            .table(self.comparison_table(false))
     }
 
     pub fn mime_bundle(&self) -> MimeBundle {
@@ -533,7 +516,7 @@ pub fn alpha_figures(runs: &[AlphaRun], models: &[String]) -> Vec<Figure> {
             })
             .collect();
         let series: Vec<(&str, &[f64])> = named.iter().map(|(n, s)| (n.as_str(), *s)).collect();
-        figs.push(Figure::sparsity(
+        figs.push(plot::sparsity::figure(
             &format!("Fig. 8: sparsity of the generalizable interactions of {model} by α"),
             &series,
         ));
@@ -578,33 +561,13 @@ pub fn alpha_table(runs: &[AlphaRun], models: &[String]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decomposition::{GeneralizableOptions, Optimizer, TraditionalOptions};
-    use crate::replication::paper_sentiment;
+    use crate::run::tests::settings;
     use std::collections::BTreeMap;
 
     fn study(dir: &Path) -> Study {
-        let settings = RunSettings {
-            task: "demo".into(),
-            models: vec!["A".into(), "B".into()],
-            generalizable: GeneralizableOptions {
-                optimizer: Optimizer {
-                    lr: 1e-4,
-                    niter: 300,
-                    ..Optimizer::generalizable()
-                },
-                ..Default::default()
-            },
-            traditional: TraditionalOptions {
-                optimizer: Optimizer {
-                    lr: 1e-3,
-                    niter: 300,
-                    ..Optimizer::traditional()
-                },
-                ..Default::default()
-            },
-            t_grid: metrics::paper_t_grid(),
-            lr_scale_by_span: false,
-        };
+        let mut settings = settings();
+        settings.decomposition.sgd_generalizable.niter = 300;
+        settings.decomposition.sgd_traditional.niter = 300;
         let run = Run::new(dir, settings);
         let samples: Vec<SampleValues> = (0..2)
             .map(|s| {
@@ -626,14 +589,26 @@ mod tests {
             .iter()
             .map(|s| run.process(s, &bounds).unwrap().0)
             .collect();
-        let summary = run.summarize(&results, &bounds, BTreeMap::new()).unwrap();
+        let ks = metrics::k_grid_checked(5, &run.settings.t_grid);
+        let nulls = run.nulls(&results, &bounds, &ks, &mut None).unwrap();
+        let summary = super::super::summary::summarize(
+            &run.settings,
+            &results,
+            &bounds,
+            BTreeMap::new(),
+            Some(&nulls),
+        )
+        .unwrap();
         Study {
             out: dir.to_path_buf(),
             settings: run.settings.clone(),
             summary,
             results,
             gamma_bounds: bounds,
-            paper: paper_sentiment(),
+            paper: PaperNumbers {
+                s_and_generalizable: Some((0.37, 0.74)),
+                ..Default::default()
+            },
         }
     }
 
@@ -648,6 +623,77 @@ mod tests {
         let [and, or] = s.generalization_figures();
         assert!(and.summary().contains("harsanyi s_and"));
         assert!(!or.summary().contains("harsanyi"));
+        // Fig. 3's traces: each method, its two nulls (dashed, dash-dot, sd as error bars) and
+        // chance (dotted); the notes carry the numbers
+        let json = and.json();
+        let traces = json["data"].as_array().unwrap();
+        let names: Vec<&str> = traces.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "generalizable",
+                "generalizable permutation null",
+                "generalizable cross-sample null",
+                "traditional",
+                "traditional permutation null",
+                "traditional cross-sample null",
+                "harsanyi",
+                "harsanyi permutation null",
+                "harsanyi cross-sample null",
+                "chance"
+            ]
+        );
+        let null = &traces[1];
+        assert_eq!(null["line"]["dash"], "dash");
+        assert_eq!(traces[2]["line"]["dash"], "dashdot");
+        assert_eq!(traces[9]["line"]["dash"], "dot");
+        // (plotly's JSON may differ in the last bit)
+        let close = |v: &serde_json::Value, w: &[f64]| {
+            let v = v.as_array().unwrap();
+            assert_eq!(v.len(), w.len());
+            for (x, y) in v.iter().zip(w) {
+                assert!((x.as_f64().unwrap() - y).abs() < 1e-12, "{x} vs {y}");
+            }
+        };
+        let g = &s.summary.generalizable;
+        close(&null["error_y"]["array"], g.s_and_null_sd.as_ref().unwrap());
+        close(&null["y"], g.s_and_null.as_ref().unwrap());
+        close(&traces[9]["y"], &s.summary.chance.chance_and);
+        let text = and.summary();
+        assert!(
+            text.contains("generalizable s_and permutation null (R = 2, mean±sd): 1:"),
+            "{text}"
+        );
+        assert!(text.contains("traditional s_and excess over the cross-sample null: "));
+        assert!(text.contains("chance s_and: 1:0.031 3:0.094"), "{text}");
+        let svg = and.to_svg();
+        assert!(
+            svg.contains("stroke-dasharray=\"6,4\"") && svg.contains("stroke-dasharray=\"2,3\"")
+        );
+        assert_eq!(or.json()["data"].as_array().unwrap().len(), 7);
+        let report = s.report().to_text();
+        assert!(
+            report.contains("excess over the permutation null (R = 2"),
+            "{report}"
+        );
+        // the sharing table: one row per k and kind, the summary's numbers, excess = s − null
+        let table = s.sharing_table("generalizable").unwrap();
+        assert_eq!(table.rows.len(), 2 * s.summary.k.len());
+        let row = &table.rows[0];
+        assert_eq!(row[0], s.summary.k[0].to_string());
+        assert_eq!(row[1], "AND");
+        assert_eq!(row[3], format!("{:.3}", g.s_and[0]));
+        assert_eq!(row[5], format!("{:.3}", g.s_and_null.as_ref().unwrap()[0]));
+        assert_eq!(
+            row[7],
+            format!("{:+.3}", g.s_and[0] - g.s_and_null.as_ref().unwrap()[0])
+        );
+        assert_eq!(
+            s.sharing_table("harsanyi").unwrap().rows.len(),
+            s.summary.k.len(),
+            "Harsanyi has no OR part"
+        );
+        assert!(s.sharing_table("shapley").is_err());
         assert!(s.order_figure("traditional", 0).is_ok());
         let m = s.matching_figure(1, "generalizable", 0).unwrap().summary();
         assert!(m.contains("matching error: max"), "{m}");
@@ -669,36 +715,22 @@ mod tests {
         assert!(s.sparsity_figure(2).is_err());
         assert!(s.matching_figure(5, "generalizable", 0).is_err());
         assert!(s.order_figure("shapley", 0).is_err());
-        assert!(s.alpha_ablation(&[1.5], Progress::Quiet).is_err());
-        assert!(s.alpha_ablation(&[f64::NAN], Progress::Quiet).is_err());
+        assert!(s.alpha_ablation(&[1.5], None).is_err());
+        assert!(s.alpha_ablation(&[f64::NAN], None).is_err());
         // the ablation saves per α and reuses
-        let runs = s.alpha_ablation(&[0.0, 1.0], Progress::Quiet).unwrap();
+        let runs = s.alpha_ablation(&[0.0, 1.0], None).unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].curve.k, s.summary.k);
         assert!(dir.path().join("alpha-0/samples/s0.json").exists());
         assert!(dir.path().join("alpha-1/samples/s1.json").exists());
-        let again = s.alpha_ablation(&[0.0], Progress::Quiet).unwrap();
+        let again = s.alpha_ablation(&[0.0], None).unwrap();
         assert_eq!(again[0].curve, runs[0].curve);
         let figs = alpha_figures(&runs, s.models());
         assert_eq!(figs.len(), 4);
         // one colour per α
         let svg = figs[0].to_svg();
-        assert!(
-            svg.contains(crate::figures::PALETTE[0]) && svg.contains(crate::figures::PALETTE[1])
-        );
+        assert!(svg.contains(crate::plot::PALETTE[0]) && svg.contains(crate::plot::PALETTE[1]));
         let t = alpha_table(&runs, s.models()).to_text();
         assert!(t.contains("A: above 0.05·max"), "{t}");
-    }
-
-    #[test]
-    fn notebook_sample_count_from_the_environment() {
-        // only this test touches the variable
-        std::env::remove_var("INTERPRIM_NOTEBOOK_SAMPLES");
-        assert_eq!(notebook_samples(3), 3);
-        std::env::set_var("INTERPRIM_NOTEBOOK_SAMPLES", "200");
-        assert_eq!(notebook_samples(3), 200);
-        std::env::set_var("INTERPRIM_NOTEBOOK_SAMPLES", "zero");
-        assert_eq!(notebook_samples(3), 3);
-        std::env::remove_var("INTERPRIM_NOTEBOOK_SAMPLES");
     }
 }

@@ -41,6 +41,8 @@ struct Trace {
     marker_size: f64,
     opacity: f64,
     legend: bool,
+    /// Symmetric error bars (plotly's `error_y` of type "data"), one per point.
+    error_y: Vec<Option<f64>>,
 }
 
 /// The text of a plotly title, which may be a string or `{"text": ...}`.
@@ -109,7 +111,17 @@ fn parse_traces(data: &[Value]) -> Vec<Trace> {
             Some("longdashdot") => Some("10,4,2,4"),
             _ => None,
         };
+        let error = t
+            .get("error_y")
+            .filter(|e| e.get("visible").and_then(Value::as_bool) != Some(false))
+            .filter(|e| e.get("type").and_then(Value::as_str).unwrap_or("data") == "data");
+        let error_y: Vec<Option<f64>> = error
+            .and_then(|e| e.get("array"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(num).collect())
+            .unwrap_or_default();
         out.push(Trace {
+            error_y,
             bar,
             lines: !bar && mode.contains("lines"),
             markers: !bar && mode.contains("markers"),
@@ -622,6 +634,27 @@ pub fn render(figure: &Value) -> String {
                 );
             }
         }
+        if !t.error_y.is_empty() {
+            let _ = writeln!(s, "<g stroke=\"{}\" stroke-width=\"1\"{opacity}>", t.color);
+            for ((x, y), e) in t.x.iter().zip(&t.y).zip(&t.error_y) {
+                let (Some(cx), Some(y), Some(e)) = (sx(x), *y, *e) else {
+                    continue;
+                };
+                let (Some(lo), Some(hi)) = (y_axis.unit(y - e), y_axis.unit(y + e)) else {
+                    continue;
+                };
+                let (a, b) = (sy(lo), sy(hi));
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{a:.1}\" y2=\"{b:.1}\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{a:.1}\" y2=\"{a:.1}\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{b:.1}\" y2=\"{b:.1}\"/>",
+                    cx - 3.0,
+                    cx + 3.0,
+                    cx - 3.0,
+                    cx + 3.0
+                );
+            }
+            let _ = writeln!(s, "</g>");
+        }
         if t.markers {
             let r = (t.marker_size / 2.0).max(1.0);
             let _ = writeln!(s, "<g fill=\"{}\"{opacity}>", t.color);
@@ -740,6 +773,27 @@ mod tests {
         // the dashed threshold has no legend entry: one legend line only
         assert_eq!(svg.matches("stroke-width=\"2\"/>").count(), 1);
         assert!(svg.contains("Fig. 2"));
+    }
+
+    #[test]
+    fn error_bars_are_drawn_around_each_point() {
+        let fig = json!({
+            "data": [
+                {"type": "scatter", "x": [1, 2], "y": [0.5, 0.25], "mode": "lines", "name": "null",
+                 "line": {"color": "#1F77B4", "dash": "dash"},
+                 "error_y": {"type": "data", "array": [0.1, 0.0]}},
+                {"type": "scatter", "x": [1, 2], "y": [0.2, 0.3], "name": "hidden",
+                 "error_y": {"type": "data", "array": [0.1, 0.1], "visible": false}}
+            ],
+            "layout": {"yaxis": {"range": [0.0, 1.0]}}
+        });
+        let svg = render(&fig);
+        assert!(svg.contains("<g stroke=\"#1F77B4\" stroke-width=\"1\">"));
+        // two bars of three segments each (stem and caps) for the visible trace only
+        let group = svg.split("<g stroke=\"#1F77B4\"").nth(1).unwrap();
+        let group = &group[..group.find("</g>").unwrap()];
+        assert_eq!(group.matches("<line").count(), 6);
+        assert_eq!(svg.matches("<g stroke=").count(), 1);
     }
 
     #[test]

@@ -1,23 +1,23 @@
-//! `interprim train`: the command-line front of [`super::train_sentiment`] and
-//! [`super::digits::train_digits`], with progress bars.
+//! `interprim train`: the command-line front of [`crate::train::train_sentiment`] and
+//! [`crate::train::digits::train_digits`], with progress bars.
 //! Defaults reproduce the committed weights (weights/README.md).
 
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::digits::{train_digits, DigitProgress, DigitTrainOptions};
-use super::{train_sentiment, Progress, SentimentModel, Storage, TrainOptions};
 use crate::models::bert::Pooling;
 use crate::models::digit_net::DigitModel;
+use crate::train::digits::{train_digits, DigitProgress, DigitTrainOptions};
+use crate::train::{train_sentiment, Progress, SentimentModel, Storage, TrainOptions};
 use crate::{Error, Result};
 
 /// What to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TrainTask {
-    /// Binary sentiment of movie-review sentences (SPEC §5 task 1).
+    /// Binary sentiment of movie-review sentences (method §5 task 1).
     Sentiment,
-    /// MNIST "3" vs rest with ResNet-20 and a VGG-16-style CNN (SPEC §5 task 3).
+    /// MNIST "3" vs rest with ResNet-20 and a VGG-16-style CNN (method §5 task 3).
     Digits,
 }
 

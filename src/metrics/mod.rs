@@ -1,5 +1,8 @@
-//! The paper's measures (SPEC §4): sparsity, generalization power, per-order distributions,
-//! shared vs distinctive interactions, universal-matching error, Jaccard similarity.
+//! The paper's measures (method §4): sparsity, generalization power, per-order distributions,
+//! shared vs distinctive interactions, universal-matching error, Jaccard similarity; sharing
+//! against chance and nulls in [`sharing`].
+
+pub mod sharing;
 
 use std::collections::HashSet;
 
@@ -44,11 +47,24 @@ pub fn salient_count_relative(strengths: &[f64], ratio: f64) -> SalientCount {
     salient_count_at(strengths, ratio * max)
 }
 
-/// k = ⌊2^n·t⌋ for each t (the paper's t = 0.05, 0.10, …, 0.45).
+/// k = ⌊2^n·t⌋ for each t (the paper's t = 0.05, 0.10, …, 0.45), at least 1 (for n ≤ 4 the
+/// paper's formula gives k = 0 at small t, for which top-k sharing is undefined).
 pub fn k_grid(n: usize, ts: &[f64]) -> Vec<usize> {
     ts.iter()
-        .map(|t| ((1u64 << n) as f64 * t).floor() as usize)
+        .map(|t| (((1u64 << n) as f64 * t).floor() as usize).max(1))
         .collect()
+}
+
+/// The k grid a run reports: ⌊2^n·t⌋ for each t, raised to at least 1 (for tiny games, where
+/// ⌊2^n·t⌋ = 0 for n ≤ 4), without repeats, in increasing order.
+pub fn k_grid_checked(n: usize, ts: &[f64]) -> Vec<usize> {
+    let mut ks: Vec<usize> = k_grid(n, ts)
+        .into_iter()
+        .map(|k| k.clamp(1, 1usize << n))
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    ks
 }
 
 /// The paper's t grid 0.05, 0.10, …, 0.45.
@@ -76,7 +92,11 @@ fn check_same_n(models: &[&Interactions]) -> Result<usize> {
 }
 
 /// Generalization power by top-k (Definition 1): |∩_i topk^(i)| / k, separately for AND and OR.
-/// Returns (s_and, s_or) for one sample.
+/// Returns (s_and, s_or) for one sample. The top-k sets are taken among the candidates of
+/// [`crate::sharing`] (reorganised interactions; OR terms of order ≤ 1, and an all-zero OR part,
+/// are structural zeros and never shared), and k is clipped to their number M (dividing by
+/// min(k, M)); a kind without candidates has s = 0. See [`crate::metrics::sharing::sharing_topk`] for the
+/// signed form and chance.
 pub fn generalization_power_topk(models: &[&Interactions], k: usize) -> Result<(f64, f64)> {
     let n = check_same_n(models)?;
     if k == 0 || k > 1 << n {
@@ -85,15 +105,8 @@ pub fn generalization_power_topk(models: &[&Interactions], k: usize) -> Result<(
             1u64 << n
         )));
     }
-    let s = |kind: Kind| {
-        let mut common = key_set(&models[0].top_k(kind, k));
-        for m in &models[1..] {
-            let other = key_set(&m.top_k(kind, k));
-            common.retain(|x| other.contains(x));
-        }
-        common.len() as f64 / k as f64
-    };
-    Ok((s(Kind::And), s(Kind::Or)))
+    let s = crate::metrics::sharing::sharing_topk(models, k)?;
+    Ok((s.s_and, s.s_or))
 }
 
 /// s_and and s_or against k, averaged over samples (Fig. 3).
@@ -248,10 +261,21 @@ pub struct SharedSplit {
     pub distinctive: Vec<Interaction>,
 }
 
-/// Split each model's top-k (AND and OR together, by strength) into shared and distinctive.
+/// Split each model's top-k (AND and OR together, by strength) into shared and distinctive. The
+/// top-k are taken among the candidates of [`crate::metrics::sharing::top_k_candidates`]
+/// (reorganised values; structural zeros never listed), and interactions of effect exactly 0 are
+/// left out (an absent interaction is not shared), so a list may hold fewer than k.
 pub fn shared_and_distinctive(models: &[&Interactions], k: usize) -> Result<Vec<SharedSplit>> {
     check_same_n(models)?;
-    let tops: Vec<Vec<Interaction>> = models.iter().map(|m| m.top_k_all(k)).collect();
+    // an interaction whose effect is exactly 0 is absent, never "shared"
+    let tops: Vec<Vec<Interaction>> = models
+        .iter()
+        .map(|m| {
+            let mut top = crate::metrics::sharing::top_k_candidates(m, None, k);
+            top.retain(|i| i.effect != 0.0);
+            top
+        })
+        .collect();
     let sets: Vec<_> = tops.iter().map(|t| key_set(t)).collect();
     let shared: HashSet<_> = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| {
         acc.intersection(s).copied().collect()
@@ -348,6 +372,8 @@ mod tests {
             k_grid(10, &paper_t_grid()),
             vec![51, 102, 153, 204, 256, 307, 358, 409, 460]
         );
+        // never 0, even where 2^n·t < 1
+        assert_eq!(k_grid(2, &paper_t_grid()), vec![1; 9]);
     }
 
     #[test]
@@ -360,6 +386,29 @@ mod tests {
         assert!(generalization_power_topk(&[&a, &b], 5).is_err());
         let c = generalization_curve(&[vec![&a, &b], vec![&a, &a]], &[2]).unwrap();
         assert_eq!(c.s_and, vec![0.75]);
+    }
+
+    #[test]
+    fn structural_zeros_are_never_shared() {
+        // plain Harsanyi interactions have no OR part: nothing to share (the all-zero OR terms
+        // used to fill both top-k sets in mask order and count as shared)
+        let h = Interactions::harsanyi(&[0.0, 1.0, 2.0, 4.0]).unwrap();
+        // I(∅) = v(∅) = 0: a zero effect is never shared, so 3 of the top 4 AND terms
+        assert_eq!(
+            generalization_power_topk(&[&h, &h], 4).unwrap(),
+            (0.75, 0.0)
+        );
+        // I(∅) = v(∅) = 0 here: a zero effect is never shared, the three non-zero ones are
+        let split = shared_and_distinctive(&[&h, &h], 8).unwrap();
+        assert_eq!(split[0].shared.len(), 3);
+        assert!(split[0]
+            .shared
+            .iter()
+            .all(|i| i.kind == Kind::And && i.effect != 0.0));
+        // all four AND effects non-zero (1, 1, 3, 3): all four shared
+        let g = Interactions::harsanyi(&[1.0, 2.0, 4.0, 8.0]).unwrap();
+        let split = shared_and_distinctive(&[&g, &g], 8).unwrap();
+        assert_eq!(split[0].shared.len(), 4);
     }
 
     #[test]

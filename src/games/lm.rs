@@ -1,4 +1,6 @@
-//! The value function of a causal language model on masked prompts (SPEC §1, task 2):
+//! Causal language models as games (task 2): the next word on a masked prompt.
+//!
+//! The value function of a causal language model on masked prompts:
 //! v(x_T) = log p_y(x_T) − log(1 − p_y(x_T)), p = softmax over the vocabulary of the next-token
 //! logits, y = the first token of the target word (the word the model predicts greedily on the
 //! full prompt, [`greedy_next_word`]). Only the first token of a multi-token target counts: v is
@@ -8,7 +10,7 @@
 //! ([`LmBaseline`], default the model's unknown token), one baseline token per original token, so
 //! all 2^n masked prompts have the prompt's length and are evaluated in equal-length batches.
 //!
-//! [`MaskedPrompt::log_odds`] shares computation between masked prompts: players are in prompt
+//! [`MaskedPrompt::log_odds`] (what [`LmGame`]'s `all_values` runs) shares computation between masked prompts: players are in prompt
 //! order, and the tokens before player j's first token depend only on players 0..j−1, so the
 //! prompt is cut at each player's first token and segment j (player j−1's tokens up to player j)
 //! is run once for each of the 2^j presence patterns of players 0..j−1, continuing the KV cache of
@@ -16,14 +18,13 @@
 //! tokens instead of len·2^n; [`MaskedPrompt::log_odds_unshared`] runs every masked prompt whole
 //! and the tests check that both agree.
 
-use std::time::Instant;
-
-use super::players::Players;
-use super::value::{CacheKey, Logits, ValueCache};
+use crate::coalition::Coalition;
+use crate::game::Game;
 use crate::models::causal_lm::CausalLm;
 use crate::models::decoder::KvCache;
 use crate::models::tokenizer::Encoded;
 use crate::models::ModelError;
+use crate::text::players::Players;
 use crate::{Error, Result};
 
 /// Default number of masked prompts per forward pass.
@@ -243,7 +244,7 @@ impl MaskedPrompt {
         self.masked_ids_range(mask, 0..self.len())
     }
 
-    fn check(&self, lm: &CausalLm, target: u32, batch_size: usize) -> Result<()> {
+    pub(crate) fn check(&self, lm: &CausalLm, target: u32, batch_size: usize) -> Result<()> {
         if batch_size == 0 {
             return Err(Error::InvalidSetting {
                 name: "batch_size",
@@ -371,6 +372,44 @@ impl MaskedPrompt {
         Ok(out)
     }
 
+    /// Uncentred log-odds of `target` after the masked prompts `masks` only, each run whole,
+    /// `batch_size` at a time, in the order given.
+    pub fn log_odds_of(
+        &self,
+        lm: &CausalLm,
+        target: u32,
+        masks: &[u32],
+        batch_size: usize,
+    ) -> Result<Vec<f64>> {
+        self.check(lm, target, batch_size)?;
+        let total = 1u64 << self.n();
+        if let Some(bad) = masks.iter().find(|&&m| m as u64 >= total) {
+            return Err(Error::InvalidPlayers(format!(
+                "coalition mask {bad} names players beyond n = {}",
+                self.n()
+            )));
+        }
+        let mut out = Vec::with_capacity(masks.len());
+        for chunk in masks.chunks(batch_size) {
+            let ids: Vec<u32> = chunk.iter().flat_map(|&m| self.masked_ids(m)).collect();
+            let logits = lm.next_token_logits(&ids, chunk.len())?;
+            let rows: Vec<Vec<f32>> = logits.to_vec2().map_err(ModelError::from)?;
+            for (row, &m) in rows.iter().zip(chunk) {
+                let lo = log_odds_f32(row, target as usize);
+                if !lo.is_finite() {
+                    return Err(Error::NonFinite {
+                        what: "the log-odds of the target token (check the model and the baseline)"
+                            .into(),
+                        mask: m as usize,
+                        value: lo,
+                    });
+                }
+                out.push(lo);
+            }
+        }
+        Ok(out)
+    }
+
     /// Tokens the shared evaluation runs, and those the unshared one would (both models' cost).
     pub fn token_work(&self) -> (usize, usize) {
         let n = self.n();
@@ -382,103 +421,109 @@ impl MaskedPrompt {
     }
 }
 
-/// One model's value function on one prompt.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LmValues {
-    pub model: String,
-    /// The target token y (first token of the target word) and its vocabulary entry.
-    pub target: u32,
-    pub target_token: String,
-    pub baseline: String,
-    /// The model's tokens of the prompt.
-    pub tokens: Vec<String>,
-    /// Token indices of each player.
-    pub player_tokens: Vec<Vec<usize>>,
-    /// Uncentred log-odds of y for every mask (bit i = player i present).
-    pub log_odds: Vec<f64>,
-    pub from_cache: bool,
-    /// Seconds this call took (a cache read when `from_cache`).
-    pub seconds: f64,
-    /// Seconds the network evaluation took when the values were computed: this call's, or the
-    /// one recorded next to the cache entry (`None` if that record is missing).
-    pub compute_seconds: Option<f64>,
+/// A causal language model on one prompt as a [`Game`]: word players, token-id masking with
+/// `baseline`, v(x_T) = the log-odds of the `target` token (uncentred; [`crate::game::evaluate`]
+/// centres). Its `all_values` shares prefixes through the KV cache.
+pub struct LmGame<'a> {
+    lm: &'a CausalLm,
+    players: Players,
+    masked: MaskedPrompt,
+    baseline: LmBaseline,
+    target: u32,
+    batch_size: usize,
 }
 
-impl LmValues {
-    /// v centred at the empty coalition: v(x_T) = lo(x_T) − lo(x_∅) (the authors' convention).
-    pub fn centred(&self) -> Vec<f64> {
-        let e = self.log_odds[0];
-        self.log_odds.iter().map(|x| x - e).collect()
+impl<'a> LmGame<'a> {
+    /// `lm` on the prompt `players.sentence`. Errors: players that do not map onto one run of
+    /// tokens each in `lm`'s tokenization, a baseline the model lacks, a target outside the
+    /// vocabulary, a zero batch.
+    pub fn new(
+        lm: &'a CausalLm,
+        players: &Players,
+        baseline: &LmBaseline,
+        target: u32,
+        batch_size: usize,
+    ) -> Result<Self> {
+        let masked = MaskedPrompt::new(lm, players, baseline)?;
+        masked.check(lm, target, batch_size)?;
+        Ok(LmGame {
+            lm,
+            players: players.clone(),
+            masked,
+            baseline: baseline.clone(),
+            target,
+            batch_size,
+        })
+    }
+
+    /// The target token's id and its vocabulary entry.
+    pub fn target(&self) -> (u32, String) {
+        (
+            self.target,
+            self.lm
+                .tokenizer()
+                .token(self.target)
+                .unwrap_or("?")
+                .to_string(),
+        )
+    }
+
+    pub fn masked(&self) -> &MaskedPrompt {
+        &self.masked
+    }
+
+    pub fn players(&self) -> &Players {
+        &self.players
+    }
+
+    /// The baseline's description, e.g. `Unk = token 0 "<|endoftext|>"`.
+    pub fn baseline(&self) -> Result<String> {
+        self.baseline.identity(self.lm)
     }
 }
 
-/// Log-odds of `target` for all masks of `players` under `lm`, through the value cache when
-/// `cache` is given (keyed by model file hash, prompt, player byte spans, baseline and target).
-pub fn lm_values(
-    lm: &CausalLm,
-    players: &Players,
-    target: u32,
-    baseline: &LmBaseline,
-    batch_size: usize,
-    cache: Option<&ValueCache>,
-    progress: Option<&mut dyn FnMut(usize, usize)>,
-) -> Result<LmValues> {
-    let start = Instant::now();
-    let masked = MaskedPrompt::new(lm, players, baseline)?;
-    let base = baseline.identity(lm)?;
-    let key = CacheKey::new(
-        &lm.identity()?,
-        players,
-        format!("next-word log-odds v1; baseline {base}; target token {target}"),
-    );
-    let cached = match cache {
-        Some(c) => c
-            .load(&key)?
-            .filter(|l| l.classes == 1 && l.n == masked.n()),
-        None => None,
-    };
-    // the compute time is kept next to the cache entry, so resumed runs can report it
-    let seconds_path = cache.map(|c| c.dir().join(format!("{}.seconds.json", key.hash())));
-    let (log_odds, from_cache, compute_seconds) = match cached {
-        Some(l) => {
-            let recorded = seconds_path
-                .as_ref()
-                .and_then(|p| crate::export::read_json::<f64>(p).ok());
-            (l.data, true, recorded)
-        }
-        None => {
-            let t = Instant::now();
-            let lo = masked.log_odds(lm, target, batch_size, progress)?;
-            let secs = t.elapsed().as_secs_f64();
-            if let Some(c) = cache {
-                // one "class": the target's log-odds (the vocabulary is too large to keep logits)
-                c.store(
-                    &key,
-                    &Logits {
-                        n: masked.n(),
-                        classes: 1,
-                        data: lo.clone(),
-                    },
-                )?;
-                if let Some(p) = &seconds_path {
-                    crate::export::write_json(p, &secs)?;
-                }
-            }
-            (lo, false, Some(secs))
-        }
-    };
-    Ok(LmValues {
-        model: lm.name().to_string(),
-        target,
-        target_token: lm.tokenizer().token(target).unwrap_or("?").to_string(),
-        baseline: base,
-        tokens: masked.encoded.tokens.clone(),
-        player_tokens: masked.player_tokens.clone(),
-        log_odds,
-        from_cache,
-        seconds: start.elapsed().as_secs_f64(),
-        compute_seconds,
-    })
+impl Game for LmGame<'_> {
+    fn name(&self) -> String {
+        self.lm.name().to_string()
+    }
+
+    fn n_players(&self) -> usize {
+        self.players.n()
+    }
+
+    fn player_names(&self) -> Vec<String> {
+        self.players.names()
+    }
+
+    fn values(&self, coalitions: &[Coalition]) -> Result<Vec<f64>> {
+        let masks: Vec<u32> = coalitions.iter().map(|c| c.0).collect();
+        self.masked
+            .log_odds_of(self.lm, self.target, &masks, self.batch_size)
+    }
+
+    fn identity(&self) -> Result<Option<String>> {
+        let spans: Vec<_> = self.players.words.iter().map(|w| w.bytes.clone()).collect();
+        Ok(Some(format!(
+            "next-word log-odds v1\nmodel: {}\nprompt: {}\nplayers: {spans:?}\nbaseline: {}\ntarget token: {}",
+            self.lm.identity()?,
+            self.players.sentence,
+            self.baseline.identity(self.lm)?,
+            self.target
+        )))
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn shares_work(&self) -> bool {
+        true
+    }
+
+    fn all_values(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<Vec<f64>> {
+        self.masked
+            .log_odds(self.lm, self.target, self.batch_size, Some(progress))
+    }
 }
 
 #[cfg(test)]
