@@ -4,6 +4,9 @@
 //! models need the assets of scripts/fetch-assets.sh: when they are absent the tests print a skip
 //! message and pass, unless INTERPRIM_REQUIRE_ASSETS is set, in which case they fail.
 
+mod common;
+use common::max_abs_diff;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,20 +48,6 @@ fn asset_files(dir: &Path, test: &str) -> Option<BertFiles> {
     None
 }
 
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 fn cos(a: &Tensor, b: &Tensor) -> f32 {
     let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
     let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
@@ -98,51 +87,11 @@ const TINY_VOCAB: [&str; 24] = [
 ];
 
 fn tiny_config_json() -> serde_json::Value {
-    serde_json::json!({
-        "vocab_size": TINY_VOCAB.len(), "hidden_size": 8, "num_hidden_layers": 2,
-        "num_attention_heads": 2, "intermediate_size": 16, "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1, "max_position_embeddings": 16, "type_vocab_size": 2,
-        "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0,
-        "model_type": "bert"
-    })
+    common::tiny_bert::config_json(TINY_VOCAB.len(), 8, 16, 16, 2, 2, "gelu")
 }
 
 fn tiny_tokenizer_json() -> String {
-    let vocab: serde_json::Map<String, serde_json::Value> = TINY_VOCAB
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.to_string(), serde_json::Value::from(i)))
-        .collect();
-    let added: Vec<serde_json::Value> = TINY_VOCAB[..5]
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({"id": i, "special": true, "content": t, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false})
-        })
-        .collect();
-    serde_json::json!({
-        "version": "1.0",
-        "truncation": {"max_length": 8, "strategy": "LongestFirst", "stride": 0},
-        "padding": {"strategy": {"Fixed": 32}, "direction": "Right", "pad_to_multiple_of": null,
-            "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"},
-        "added_tokens": added,
-        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
-            "strip_accents": null, "lowercase": true},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {"type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
-                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-            "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
-                               "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
-        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-            "max_input_chars_per_word": 100, "vocab": vocab}
-    })
-    .to_string()
+    common::tiny_bert::tokenizer_json(&TINY_VOCAB, Some((8, 32)))
 }
 
 /// A directory with config.json, tokenizer.json and random model.safetensors of a tiny BERT.
@@ -151,34 +100,8 @@ fn tiny_model_dir(with_pooler: bool) -> tempfile::TempDir {
     let cfg = tiny_config_json();
     std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
     std::fs::write(dir.path().join("tokenizer.json"), tiny_tokenizer_json()).unwrap();
-    let (v, h, i, p, l) = (TINY_VOCAB.len(), 8, 16, 16, 2);
-    let mut shapes: Vec<(String, Vec<usize>)> = vec![
-        ("embeddings.word_embeddings.weight".into(), vec![v, h]),
-        ("embeddings.position_embeddings.weight".into(), vec![p, h]),
-        ("embeddings.token_type_embeddings.weight".into(), vec![2, h]),
-        ("embeddings.LayerNorm.weight".into(), vec![h]),
-        ("embeddings.LayerNorm.bias".into(), vec![h]),
-    ];
-    for k in 0..l {
-        let pre = format!("encoder.layer.{k}");
-        for m in [
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-        ] {
-            shapes.push((format!("{pre}.{m}.weight"), vec![h, h]));
-            shapes.push((format!("{pre}.{m}.bias"), vec![h]));
-        }
-        shapes.push((format!("{pre}.intermediate.dense.weight"), vec![i, h]));
-        shapes.push((format!("{pre}.intermediate.dense.bias"), vec![i]));
-        shapes.push((format!("{pre}.output.dense.weight"), vec![h, i]));
-        shapes.push((format!("{pre}.output.dense.bias"), vec![h]));
-        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            shapes.push((format!("{pre}.{ln}.weight"), vec![h]));
-            shapes.push((format!("{pre}.{ln}.bias"), vec![h]));
-        }
-    }
+    let mut shapes = common::tiny_bert::encoder_shapes(TINY_VOCAB.len(), 8, 16, 16, 2);
+    let h = 8;
     if with_pooler {
         shapes.push(("pooler.dense.weight".into(), vec![h, h]));
         shapes.push(("pooler.dense.bias".into(), vec![h]));

@@ -13,12 +13,12 @@ use candle_nn::{VarBuilder, VarMap};
 use interprim::data::digits::{
     default_dir, default_split, load_digits, stratified_split, Digit, PIXELS, THREE,
 };
-use interprim::digits::{masked_images, patch_values, select_patches, Patch, PatchOptions};
+use interprim::games::image::{masked_images, patch_values, select_patches, Patch, PatchOptions};
 use interprim::models::cnn::seeded_init;
 use interprim::models::digit_net::{DigitClassifier, DigitModel};
 use interprim::models::{resnet, vgg};
 use interprim::train::digits::{evaluate_digits, training_metadata};
-use interprim::{decompose_generalizable, decompose_traditional, Error};
+use interprim::{decompose_generalizable, decompose_traditional, DecompositionOptions, Error};
 
 /// Test accuracies recorded in weights/README.md for the committed files, minus a margin for
 /// floating-point differences between machines (the evaluation is deterministic here).
@@ -382,12 +382,10 @@ fn universal_matching_on_a_real_sample() {
         .iter()
         .flat_map(|v| v.iter().map(|x| x.abs()))
         .fold(0.0f64, f64::max);
-    let mut gen = interprim::GeneralizableOptions::default();
-    gen.optimizer.niter = 3000;
-    gen.optimizer.lr = 2e-7 * range;
-    let mut trad = interprim::TraditionalOptions::default();
-    trad.optimizer.niter = 3000;
-    trad.optimizer.lr = 1e-6 * range;
+    let mut gen = DecompositionOptions::sgd(3000);
+    gen.sgd_generalizable.lr = Some(2e-7 * range);
+    let mut trad = DecompositionOptions::sgd(3000);
+    trad.sgd_traditional.lr = Some(1e-6 * range);
     let g = decompose_generalizable(&refs, &gen).unwrap();
     assert!(
         g.final_loss < g.initial_loss,
@@ -448,6 +446,8 @@ fn replicate_digits_writes_summary_figures_and_resumes() {
             "2".into(),
             "--out".into(),
             out.display().to_string(),
+            "--cache-dir".into(),
+            dir.path().join("values").display().to_string(),
         ]
     };
     let run = |a: Vec<String>| {
@@ -522,10 +522,8 @@ fn replicate_digits_writes_summary_figures_and_resumes() {
 
 #[test]
 fn replicate_digits_as_a_library_call_matches_its_files_and_explain_digit() {
-    use interprim::digits::{
-        explain_digit, replicate_digits, seeded_threes, DigitsArgs, PatchFigure,
-    };
-    use interprim::study::Progress;
+    use interprim::plot::patches::PatchFigure;
+    use interprim::tasks::digits::{explain_digit, replicate_digits, seeded_threes, DigitsArgs};
     if !have(
         &all_files(),
         "replicate_digits_as_a_library_call_matches_its_files_and_explain_digit",
@@ -533,26 +531,27 @@ fn replicate_digits_as_a_library_call_matches_its_files_and_explain_digit() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let args = DigitsArgs {
-        samples: 2,
-        niter: 1000,
+    let mut args = DigitsArgs {
         figure_samples: 1,
-        out: dir.path().join("run"),
         ..DigitsArgs::default()
     };
-    let study = replicate_digits(&args, Progress::Quiet).unwrap();
+    args.run.samples = 2;
+    args.run.out = dir.path().join("run");
+    args.run.cache = Some(interprim::game::ValueCache::new(dir.path().join("values")));
+    args.run.decomposition = DecompositionOptions::sgd(1000);
+    let study = replicate_digits(&args, None).unwrap();
     assert_eq!(study.results.len(), 2);
     assert_eq!(study.n(), 8);
     assert_eq!(study.models(), ["resnet20", "vgg16"]);
     assert_eq!(study.summary.accuracy.len(), 2);
     let saved: serde_json::Value =
-        interprim::export::read_json(&args.out.join("summary.json")).unwrap();
+        interprim::export::read_json(&args.run.out.join("summary.json")).unwrap();
     assert_eq!(saved["samples"], 2);
     assert_eq!(
         saved["generalizable"]["s_and"],
         serde_json::to_value(&study.summary.generalizable.s_and).unwrap()
     );
-    assert!(args.out.join("patches.html").is_file());
+    assert!(args.run.out.join("patches.html").is_file());
     assert!(study.comparison_table(false).to_text().contains("100.00%"));
     // the run's first sample is the first seeded "3" both models classify correctly
     let models = models();
@@ -567,29 +566,23 @@ fn replicate_digits_as_a_library_call_matches_its_files_and_explain_digit() {
         })
         .unwrap();
     assert_eq!(study.results[0].id, format!("mnist-{}", first.id));
-    // explain_digit on it: the same values and players; saved and reused
-    let (patches, one) = explain_digit(&models, &first.id, &first.pixels, &args).unwrap();
+    // explain_digit on it: the same players and values (from the value cache)
+    let id = format!("mnist-{}", first.id);
+    let (patches, one) = explain_digit(&models, &id, &first.pixels, &args).unwrap();
     assert_eq!(one.players, study.results[0].players);
     assert_eq!(one.values.len(), 2);
     for (a, b) in one.values.iter().zip(&study.results[0].values) {
-        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9));
+        assert!(a.from_cache);
+        assert!(a.v.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9));
     }
-    let again = explain_digit(&models, &first.id, &first.pixels, &args)
-        .unwrap()
-        .1;
-    assert_eq!(again.fingerprint, one.fingerprint);
-    assert!(args.out.join("single/samples").is_dir());
     let fig = PatchFigure::new("t", &first.pixels, &patches, study.models())
         .unwrap()
-        .shared("generalizable", &one.generalizable, 50, 3)
+        .shared("generalizable", &one.method("generalizable"), 50, 3)
         .unwrap();
     assert!(fig.to_svg().contains("<svg"));
     // bad input is an error
-    assert!(explain_digit(&models[..1], &first.id, &first.pixels, &args).is_err());
     assert!(explain_digit(&models, "x", &[0.0; 5], &args).is_err());
-    let none = DigitsArgs {
-        samples: 0,
-        ..args.clone()
-    };
-    assert!(replicate_digits(&none, Progress::Quiet).is_err());
+    let mut none = args.clone();
+    none.run.samples = 0;
+    assert!(replicate_digits(&none, None).is_err());
 }

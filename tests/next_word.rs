@@ -9,13 +9,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use candle_core::Device;
-use interprim::decomposition::{decompose_generalizable, GeneralizableOptions, Optimizer};
+use interprim::decomposition::{decompose_generalizable, DecompositionOptions, Optimizer};
+use interprim::game::{evaluate, Budget, EvalOptions};
+use interprim::games::lm::{greedy_next_word, log_odds_f32, LmBaseline, LmGame, MaskedPrompt};
 use interprim::models::assets;
 use interprim::models::causal_lm::CausalLm;
 use interprim::models::gemma3::Activation;
-use interprim::text::lm_value::{
-    greedy_next_word, lm_values, log_odds_f32, LmBaseline, MaskedPrompt,
-};
 use interprim::text::players::{PlayerSelection, Players};
 
 fn assets_present(test: &str) -> bool {
@@ -217,9 +216,10 @@ fn masked_batch_equals_unbatched_and_full_mask_is_the_plain_log_odds() {
         let ids = lm.tokenizer().encode(PROMPT).unwrap().ids;
         assert_eq!(m.masked_ids(31), ids);
         let plain = log_odds_f32(&lm.next_token_logits_one(&ids).unwrap(), y as usize);
-        let v = lm_values(lm, &p, y, &LmBaseline::Unk, 16, None, None).unwrap();
-        assert!((v.log_odds[31] - plain).abs() < 2e-3);
-        assert_eq!(v.centred()[0], 0.0);
+        let g = LmGame::new(lm, &p, &LmBaseline::Unk, y, 16).unwrap();
+        let v = evaluate(&g, &EvalOptions::centred(), None).unwrap();
+        assert!((v.raw_full - plain).abs() < 2e-3);
+        assert_eq!(v.v[0], 0.0);
         // the masked prompt keeps the length and replaces exactly the players' tokens
         let empty = m.masked_ids(0);
         assert_eq!(empty.len(), ids.len());
@@ -268,16 +268,22 @@ fn universal_matching_on_a_real_prompt() {
         greedy_next_word(smol, PROMPT, 6).unwrap(),
         greedy_next_word(gemma, PROMPT, 6).unwrap(),
     );
-    let va = lm_values(smol, &p, a.tokens[0], &LmBaseline::Unk, 64, None, None).unwrap();
-    let vb = lm_values(gemma, &p, b.tokens[0], &LmBaseline::Unk, 64, None, None).unwrap();
-    let (ca, cb) = (va.centred(), vb.centred());
-    let opts = GeneralizableOptions {
-        optimizer: Optimizer {
+    let eval = EvalOptions {
+        budget: Budget::unlimited(),
+        ..EvalOptions::centred()
+    };
+    let centred = |lm, target| {
+        let g = LmGame::new(lm, &p, &LmBaseline::Unk, target, 64).unwrap();
+        evaluate(&g, &eval, None).unwrap().v
+    };
+    let (ca, cb) = (centred(smol, a.tokens[0]), centred(gemma, b.tokens[0]));
+    let opts = DecompositionOptions {
+        sgd_generalizable: Optimizer {
             niter: 2000,
-            lr: 1e-7,
             ..Optimizer::generalizable()
-        },
-        ..Default::default()
+        }
+        .with_lr(1e-7),
+        ..DecompositionOptions::sgd(2000)
     };
     let d = decompose_generalizable(&[&ca, &cb], &opts).unwrap();
     for (i, v) in [&ca, &cb].into_iter().enumerate() {
@@ -374,7 +380,7 @@ fn replicate_next_word_writes_summary_and_resumes() {
             assert!(v.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())));
         }
     }
-    let agreement = summary["accuracy"][interprim::next_word::AGREEMENT_KEY]
+    let agreement = summary["accuracy"][interprim::tasks::next_word::AGREEMENT_KEY]
         .as_f64()
         .unwrap();
     assert!(agreement > 0.0 && agreement <= 1.0);
@@ -412,23 +418,7 @@ fn replicate_next_word_writes_summary_and_resumes() {
     // values read from the cache report the time they took to compute, not the read
     let prompts2: serde_json::Value =
         interprim::export::read_json(&out.join("prompts.json")).unwrap();
-    for (a, b) in prompts2
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(prompts.as_array().unwrap())
-    {
-        for (ma, mb) in a["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(b["models"].as_array().unwrap())
-        {
-            assert_eq!(ma["from_cache"], true);
-            assert_eq!(mb["from_cache"], false);
-            assert_eq!(ma["seconds"], mb["seconds"]);
-        }
-    }
+    assert_eq!(prompts2, prompts);
     let secs = |s: &serde_json::Value| s["seconds"]["values"].as_f64().unwrap();
     assert!((secs(&again) - secs(&summary)).abs() < 0.5 * secs(&summary));
     eprintln!("resumed run: {:.1} s", start.elapsed().as_secs_f64());
@@ -439,28 +429,22 @@ fn replicate_next_word_as_a_library_call_returns_the_study() {
     if !assets_present("replicate_next_word_as_a_library_call_returns_the_study") {
         return;
     }
-    use interprim::next_word::{
+    use interprim::tasks::next_word::{
         prompt_values, read_prompt_records, replicate_next_word, NextWordArgs,
     };
-    use interprim::study::Progress;
     let dir = tempfile::tempdir().unwrap();
-    let args = NextWordArgs {
-        samples: 1,
+    let mut args = NextWordArgs {
         n: 6,
-        niter: 2000,
-        out: dir.path().join("out"),
-        cache_dir: Some(dir.path().join("cache")),
         ..Default::default()
     };
-    assert!(replicate_next_word(
-        &NextWordArgs {
-            samples: 0,
-            ..args.clone()
-        },
-        Progress::Quiet
-    )
-    .is_err());
-    let study = replicate_next_word(&args, Progress::Quiet).unwrap();
+    args.run.samples = 1;
+    args.run.out = dir.path().join("out");
+    args.run.cache = Some(interprim::game::ValueCache::new(dir.path().join("cache")));
+    args.run.decomposition = DecompositionOptions::sgd(2000);
+    let mut none = args.clone();
+    none.run.samples = 0;
+    assert!(replicate_next_word(&none, None).is_err());
+    let study = replicate_next_word(&args, None).unwrap();
     assert_eq!(study.summary.samples, 1);
     assert_eq!(study.results.len(), 1);
     assert_eq!(study.n(), 6);
@@ -482,7 +466,7 @@ fn replicate_next_word_as_a_library_call_returns_the_study() {
     let values = prompt_values(&models()[..], r, &args).unwrap();
     assert_eq!(values.models.len(), 2);
     for (m, v) in values.models.iter().zip(&study.results[0].values) {
-        assert!(m.from_cache, "{} was recomputed", m.model);
+        assert!(m.values.from_cache, "{} was recomputed", m.model);
         assert_eq!(m.v(), &v[..]);
         assert_eq!(m.v()[0], 0.0);
     }
@@ -497,7 +481,7 @@ fn replicate_next_word_as_a_library_call_returns_the_study() {
     assert!(prompt_values(&models()[..], r, &wrong).is_err());
 
     // resumed: same numbers, no recomputation
-    let again = replicate_next_word(&args, Progress::Quiet).unwrap();
+    let again = replicate_next_word(&args, None).unwrap();
     assert_eq!(again.results[0].fingerprint, study.results[0].fingerprint);
     assert_eq!(
         again.summary.generalizable.s_and,

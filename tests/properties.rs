@@ -1,12 +1,12 @@
-//! Property tests of every identity in SPEC §2-3 over random value functions, with the dense
+//! Property tests of every identity in method §2-3 over random value functions, with the dense
 //! matrices of tests/common/dense.rs as the oracle.
 
 mod common;
 
 use common::dense::{self, Dense};
 use interprim::decomposition::{
-    decompose_generalizable, decompose_traditional, GeneralizableOptions, Objective, Optimizer,
-    Params, TraditionalOptions,
+    decompose_generalizable, decompose_traditional, DecompositionOptions, Objective, Optimizer,
+    Params,
 };
 use interprim::transform::*;
 use interprim::{Coalition, Interactions};
@@ -28,7 +28,8 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // 48 cases per run; PROPTEST_CASES=N runs more (the release check ran 2,000)
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(48)))]
 
     /// Identity 1: Σ_{S⊆T} I_and(S) = v(x_T), checked by explicit subset sums.
     #[test]
@@ -98,7 +99,7 @@ proptest! {
     /// |ε| within its bound, so the reconstruction error never exceeds τ_ε.
     #[test]
     fn traditional_universal_matching(v in values_n(6), lr in 1e-4f64..1e-2, niter in 1usize..200) {
-        let opts = TraditionalOptions { optimizer: Optimizer { lr, niter, ..Optimizer::traditional() }, eps_ratio: 0.05 };
+        let opts = DecompositionOptions { sgd_traditional: Optimizer { niter, ..Optimizer::traditional() }.with_lr(lr), eps_ratio: 0.05, ..DecompositionOptions::sgd(niter) };
         let d = decompose_traditional(&v, &opts).unwrap();
         let recon = d.interactions[0].reconstruct();
         let bound = d.eps_bounds[0];
@@ -118,7 +119,7 @@ proptest! {
         lr in 1e-4f64..1e-2, niter in 1usize..200, alpha in 0.0f64..=1.0,
     ) {
         let refs: Vec<&[f64]> = vs.iter().map(|v| v.as_slice()).collect();
-        let opts = GeneralizableOptions { optimizer: Optimizer { lr, niter, ..Optimizer::generalizable() }, alpha, ..Default::default() };
+        let opts = DecompositionOptions { sgd_generalizable: Optimizer { niter, ..Optimizer::generalizable() }.with_lr(lr), alpha, ..DecompositionOptions::sgd(niter) };
         let d = decompose_generalizable(&refs, &opts).unwrap();
         let gb = d.gamma_bounds.clone().unwrap();
         for (j, v) in vs.iter().enumerate() {
@@ -240,14 +241,14 @@ fn optimiser_matches_dense_reference() {
         .collect();
     let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
     let opt = Optimizer {
-        lr: 1e-3,
         niter: 300,
         ..Optimizer::generalizable()
-    };
-    let opts = GeneralizableOptions {
-        optimizer: opt.clone(),
+    }
+    .with_lr(1e-3);
+    let opts = DecompositionOptions {
+        sgd_generalizable: opt.clone(),
         alpha: 0.2,
-        ..Default::default()
+        ..DecompositionOptions::sgd(300)
     };
     let fast = decompose_generalizable(&refs, &opts).unwrap();
     let span = |v: &Vec<f64>| (v[len - 1] - v[0]).abs();
@@ -258,7 +259,7 @@ fn optimiser_matches_dense_reference() {
         0.2,
         &eps_b,
         Some(&gam_b),
-        |it| opt.lr_at(it),
+        |it| opt.lr_at(1e-3, it),
         opt.niter,
         0.9,
     );
@@ -269,15 +270,15 @@ fn optimiser_matches_dense_reference() {
     }
     // traditional, with the decaying schedule
     let topt = Optimizer {
-        lr: 1e-3,
         niter: 300,
         ..Optimizer::traditional()
-    };
+    }
+    .with_lr(1e-3);
     let trad = decompose_traditional(
         &vals[0],
-        &TraditionalOptions {
-            optimizer: topt.clone(),
-            eps_ratio: 0.02,
+        &DecompositionOptions {
+            sgd_traditional: topt.clone(),
+            ..DecompositionOptions::sgd(300)
         },
     )
     .unwrap();
@@ -286,7 +287,7 @@ fn optimiser_matches_dense_reference() {
         1.0,
         &eps_b[..1],
         None,
-        |it| topt.lr_at(it),
+        |it| topt.lr_at(1e-3, it),
         topt.niter,
         0.9,
     );
@@ -298,13 +299,13 @@ fn optimiser_matches_dense_reference() {
 #[test]
 fn extraction_reduces_the_loss_and_records_the_trajectory() {
     let [a, b] = interprim::demo::noisy_models(1, 0.05);
-    let opts = GeneralizableOptions {
-        optimizer: Optimizer {
-            lr: 1e-3,
+    let opts = DecompositionOptions {
+        sgd_generalizable: Optimizer {
             niter: 5000,
             ..Optimizer::generalizable()
-        },
-        ..Default::default()
+        }
+        .with_lr(1e-3),
+        ..DecompositionOptions::sgd(5000)
     };
     let d = decompose_generalizable(&[&a, &b], &opts).unwrap();
     assert!(
@@ -313,6 +314,6 @@ fn extraction_reduces_the_loss_and_records_the_trajectory() {
         d.initial_loss,
         d.final_loss
     );
-    let its: Vec<usize> = d.loss_trajectory.iter().map(|p| p.iteration).collect();
+    let its: Vec<usize> = d.solver.trajectory.iter().map(|p| p.iteration).collect();
     assert_eq!(its, vec![0, 1000, 2000, 3000, 4000, 4999]);
 }

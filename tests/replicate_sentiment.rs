@@ -42,6 +42,8 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
             "2000".into(),
             "--accuracy-sentences".into(),
             "100".into(),
+            "--null-permutations".into(),
+            "2".into(),
             "--out".into(),
             out.display().to_string(),
             "--cache-dir".into(),
@@ -68,13 +70,53 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
         }
     }
     assert!(summary["harsanyi"]["s_and"].is_array());
+    // sharing against chance and the nulls (R = 2; 2 sentences of the same n, so both nulls
+    // exist: 2 replicates × 2 sentences × 2 nulls = 8 generalizable re-extractions)
+    for method in ["generalizable", "traditional", "harsanyi"] {
+        let kinds: &[&str] = if method == "harsanyi" {
+            &["s_and"]
+        } else {
+            &["s_and", "s_or"]
+        };
+        for kind in kinds {
+            for suffix in [
+                "_signed",
+                "_null",
+                "_null_sd",
+                "_null_cross",
+                "_null_cross_sd",
+                "_excess",
+                "_excess_cross",
+            ] {
+                let key = format!("{kind}{suffix}");
+                let v = summary[method][&key]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method}.{key}"));
+                assert_eq!(v.len(), 9, "{method}.{key}");
+            }
+        }
+    }
+    assert_eq!(summary["chance"]["chance_and"].as_array().unwrap().len(), 9);
+    assert_eq!(summary["nulls"]["replicates"], 2);
+    assert_eq!(summary["nulls"]["extractions"], 8);
+    assert!(summary["excess_vs_traditional"]["permutation"]["difference_and"].is_number());
+    assert!(summary["excess_vs_traditional"]["cross_sample"]["difference_or"].is_number());
+    assert!(summary.get("generalizable_beats_traditional").is_none());
+    assert_eq!(summary["sharing_cost"].as_array().unwrap().len(), 2);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("excess over the permutation null (R = 2"),
+        "{stdout}"
+    );
+    assert!(out.join("null/permutation/r1").is_dir() && out.join("null/cross-sample/r0").is_dir());
     assert_eq!(summary["accuracy"].as_object().unwrap().len(), 2);
     assert!(summary["seconds_per_sample"].as_f64().unwrap() > 0.0);
     let html = std::fs::read_to_string(out.join("figures.html")).unwrap();
     assert!(html.contains("Fig. 2") && html.contains("Fig. 3") && html.contains("Fig. 4"));
-    assert!(std::fs::read_to_string(out.join("comparison.md"))
-        .unwrap()
-        .contains("45.14"));
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(md.contains("45.14"));
+    assert!(md.contains("s_and permutation null (R = 2), generalizable"));
+    assert!(md.contains("cost of sharing"));
     let saved: Vec<_> = std::fs::read_dir(out.join("samples")).unwrap().collect();
     assert_eq!(saved.len(), 2);
 
@@ -91,6 +133,9 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
     for method in ["generalizable", "traditional"] {
         assert_close(&again[method], &summary[method], method);
     }
+    // and reuses every saved null extraction
+    assert_eq!(again["nulls"]["reused"], 8);
+    assert_eq!(again["nulls"]["computed"], 0);
 }
 
 fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
@@ -120,5 +165,61 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
             }
         }
         _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+/// One extraction path: the single-sentence API and the replication give identical interactions
+/// for the same sentence, players, values and settings (the run's γ̂ bounds passed to the API).
+#[test]
+fn the_api_and_the_replication_give_identical_interactions() {
+    if !assets_present() {
+        return;
+    }
+    use interprim::api::{compare_with, ExtractOptions};
+    use interprim::tasks::sentiment::{load_default_model, replicate_sentiment, SentimentArgs};
+    use interprim::train::SentimentModel;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = SentimentArgs {
+        n: 6,
+        accuracy_sentences: Some(50),
+        ..Default::default()
+    };
+    args.run.samples = 1;
+    args.run.out = dir.path().join("run");
+    args.run.cache = Some(interprim::game::ValueCache::new(dir.path().join("values")));
+    let study = replicate_sentiment(&args, None).unwrap();
+    let sample = &study.results[0];
+    let opts = ExtractOptions {
+        n_players: 6,
+        seed: args.seed,
+        cache_dir: Some(dir.path().join("values")),
+        decomposition: interprim::decomposition::DecompositionOptions {
+            gamma_bounds: Some(study.gamma_bounds.clone()),
+            ..study.settings.decomposition.clone()
+        },
+        ..Default::default()
+    };
+    let l3 = load_default_model(SentimentModel::L3).unwrap();
+    let l6 = load_default_model(SentimentModel::L6).unwrap();
+    let api = compare_with(&[&l3, &l6], &sample.text, &opts).unwrap();
+    let names: Vec<String> = api
+        .generalizable
+        .players
+        .iter()
+        .map(|w| w.text.clone())
+        .collect();
+    assert_eq!(names, sample.players);
+    for (i, m) in api.generalizable.models.iter().enumerate() {
+        assert_eq!(m.values.v(), &sample.values[i][..]);
+        assert_eq!(
+            m.interactions, sample.generalizable[i],
+            "generalizable, model {i}"
+        );
+    }
+    for (i, t) in api.traditional.iter().enumerate() {
+        assert_eq!(
+            t.model.interactions, sample.traditional[i],
+            "traditional, model {i}"
+        );
     }
 }

@@ -4,6 +4,8 @@
 //! assets (scripts/fetch-assets.sh sentiment) print a skip message and pass when the assets are
 //! absent, unless INTERPRIM_REQUIRE_ASSETS is set, in which case they fail.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -183,40 +185,6 @@ const WORDS: [&str; 22] = [
     "very", "a", "good", "great", "fun", "bad", "dull", "awful", "acting", "story", ".",
 ];
 
-fn tiny_tokenizer_json() -> String {
-    let vocab: serde_json::Map<String, serde_json::Value> = WORDS
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.to_string(), serde_json::Value::from(i)))
-        .collect();
-    let added: Vec<serde_json::Value> = WORDS[..5]
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({"id": i, "special": true, "content": t, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false})
-        })
-        .collect();
-    serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
-        "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
-            "strip_accents": null, "lowercase": true},
-        "pre_tokenizer": {"type": "BertPreTokenizer"},
-        "post_processor": {"type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                       {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
-                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-            "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
-                               "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
-        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-            "max_input_chars_per_word": 100, "vocab": vocab}
-    })
-    .to_string()
-}
-
 /// Deterministic pseudo-random values in [-a, a].
 fn lcg_values(n: usize, seed: u64, a: f32) -> Vec<f32> {
     let mut x = seed
@@ -237,36 +205,14 @@ fn lcg_values(n: usize, seed: u64, a: f32) -> Vec<f32> {
 fn tiny_setup() -> (tempfile::TempDir, BertFiles, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let (v, h, i, p, l) = (WORDS.len(), 16, 32, 32, 2);
-    let cfg = serde_json::json!({
-        "vocab_size": v, "hidden_size": h, "num_hidden_layers": l, "num_attention_heads": 2,
-        "intermediate_size": i, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-        "max_position_embeddings": p, "type_vocab_size": 2, "initializer_range": 0.02,
-        "layer_norm_eps": 1e-12, "pad_token_id": 0, "model_type": "bert"
-    });
+    let cfg = common::tiny_bert::config_json(v, h, i, p, l, 2, "gelu");
     std::fs::write(dir.path().join("config.json"), cfg.to_string()).unwrap();
-    std::fs::write(dir.path().join("tokenizer.json"), tiny_tokenizer_json()).unwrap();
-    let mut shapes: Vec<(String, Vec<usize>)> = vec![
-        ("embeddings.word_embeddings.weight".into(), vec![v, h]),
-        ("embeddings.position_embeddings.weight".into(), vec![p, h]),
-        ("embeddings.token_type_embeddings.weight".into(), vec![2, h]),
-        ("embeddings.LayerNorm.weight".into(), vec![h]),
-        ("embeddings.LayerNorm.bias".into(), vec![h]),
-    ];
-    for k in 0..l {
-        let pre = format!("encoder.layer.{k}");
-        for m in ["self.query", "self.key", "self.value", "output.dense"] {
-            shapes.push((format!("{pre}.attention.{m}.weight"), vec![h, h]));
-            shapes.push((format!("{pre}.attention.{m}.bias"), vec![h]));
-        }
-        shapes.push((format!("{pre}.intermediate.dense.weight"), vec![i, h]));
-        shapes.push((format!("{pre}.intermediate.dense.bias"), vec![i]));
-        shapes.push((format!("{pre}.output.dense.weight"), vec![h, i]));
-        shapes.push((format!("{pre}.output.dense.bias"), vec![h]));
-        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            shapes.push((format!("{pre}.{ln}.weight"), vec![h]));
-            shapes.push((format!("{pre}.{ln}.bias"), vec![h]));
-        }
-    }
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        common::tiny_bert::tokenizer_json(&WORDS, None),
+    )
+    .unwrap();
+    let shapes = common::tiny_bert::encoder_shapes(v, h, i, p, l);
     let tensors: std::collections::HashMap<String, Tensor> = shapes
         .into_iter()
         .enumerate()

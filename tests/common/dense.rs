@@ -172,7 +172,7 @@ impl Dense {
         }
     }
 
-    /// The reference optimiser (SPEC §3) on dense matrices: zero init, clip, momentum SGD, no step
+    /// The reference optimiser (method §3) on dense matrices: zero init, clip, momentum SGD, no step
     /// on the last iteration. `gamma_bounds = None`: traditional (no γ̂). Returns the final
     /// evaluation.
     #[allow(clippy::too_many_arguments)]
