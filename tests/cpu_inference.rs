@@ -199,7 +199,8 @@ fn tiny_errors_and_fallbacks() {
 
 #[test]
 fn sentiment_models_masked_log_odds_equal_candle_on_real_sentences() {
-    if !common::sentiment_assets("sentiment_models_masked_log_odds_equal_candle_on_real_sentences") {
+    if !common::sentiment_assets("sentiment_models_masked_log_odds_equal_candle_on_real_sentences")
+    {
         return;
     }
     let split = default_split().unwrap();
