@@ -1,5 +1,7 @@
 //! The `interprim` binary end to end: outputs, the demo, and clean failures on bad input.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -482,4 +484,58 @@ fn demo_finds_the_papers_primitives_shared_by_both_models() {
         text.contains("AND {x1, x5}") && text.contains("OR {x2, x5}"),
         "distinctive primitives missing:\n{text}"
     );
+}
+
+/// `interprim train`, both tasks, on a few examples: the weights file is written, the summary goes
+/// to stdout, and without a terminal the progress bar's log lines (stage, epoch loss) go to
+/// stderr instead of being dropped.
+#[test]
+fn train_writes_weights_and_logs_epochs_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str, &str); 2] = [
+        (
+            "digits",
+            "vgg16",
+            "digits-vgg16.safetensors",
+            "vgg16: epoch 1: mean loss",
+        ),
+        (
+            "sentiment",
+            "l3",
+            "sentiment-minilm-l3.safetensors",
+            "minilm-l3: epoch 1: mean loss",
+        ),
+    ];
+    for (task, model, file, epoch_line) in cases {
+        let present = match task {
+            "digits" => common::digits_assets("train_writes_weights_and_logs_epochs (digits)"),
+            _ => common::sentiment_assets("train_writes_weights_and_logs_epochs (sentiment)"),
+        };
+        if !present {
+            continue;
+        }
+        let out = dir.path().join(task);
+        let o = interprim(&[
+            "train",
+            task,
+            "--model",
+            model,
+            "--epochs",
+            "1",
+            "--max-train",
+            "16",
+            "--max-test",
+            "8",
+            "--out",
+            p(&out),
+        ]);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{task}: {stderr}");
+        assert!(out.join(file).is_file(), "{task}: no {file}");
+        assert!(stdout.contains("epoch losses"), "{task}: {stdout}");
+        assert!(stderr.contains(epoch_line), "{task}: {stderr}");
+    }
 }

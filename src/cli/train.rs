@@ -214,24 +214,32 @@ impl TrainArgs {
     }
 }
 
+/// The bar of one model's training: elapsed time, steps of the current epoch and a message.
+fn training_bar(model: &str) -> Result<ProgressBar> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+    );
+    bar.set_prefix(model.to_string());
+    Ok(bar)
+}
+
+/// A log line above the bar; indicatif drops `println` on a hidden bar (no terminal), so then the
+/// line goes to stderr.
+fn say(bar: &ProgressBar, msg: String) {
+    if bar.is_hidden() {
+        eprintln!("{msg}");
+    } else {
+        bar.println(msg);
+    }
+}
+
 fn run_train_digits(args: &TrainArgs) -> Result<()> {
     for model in args.model.digit_models()? {
         let opts = args.digit_options(model)?;
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
-            )
-            .map_err(|e| Error::Invalid(e.to_string()))?,
-        );
-        bar.set_prefix(model.name());
-        let say = |msg: String| {
-            if bar.is_hidden() {
-                eprintln!("{msg}");
-            } else {
-                bar.println(msg);
-            }
-        };
+        let bar = training_bar(model.name())?;
+        let say = |msg: String| say(&bar, msg);
         let report = train_digits(&opts, |p| match p {
             DigitProgress::Stage(s) => say(format!("{}: {s}", model.name())),
             DigitProgress::Step {
@@ -266,22 +274,8 @@ pub fn run_train_cli(args: &TrainArgs) -> Result<()> {
     }
     for model in args.model.models()? {
         let opts = args.options(model)?;
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
-            )
-            .map_err(|e| Error::Invalid(e.to_string()))?,
-        );
-        bar.set_prefix(model.name());
-        // indicatif drops println on a hidden bar (no terminal): log to stderr instead.
-        let say = |msg: String| {
-            if bar.is_hidden() {
-                eprintln!("{msg}");
-            } else {
-                bar.println(msg);
-            }
-        };
+        let bar = training_bar(model.name())?;
+        let say = |msg: String| say(&bar, msg);
         let report = train_sentiment(&opts, |p| match p {
             Progress::Stage(s) => {
                 say(format!("{}: {s}", model.name()));
