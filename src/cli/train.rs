@@ -235,6 +235,13 @@ fn say(bar: &ProgressBar, msg: String) {
     }
 }
 
+/// One training step on the bar: the position in the epoch and the step's loss.
+fn show_step(bar: &ProgressBar, epoch: usize, step: usize, steps: usize, loss: f32) {
+    bar.set_length(steps as u64);
+    bar.set_position(step as u64);
+    bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
+}
+
 fn run_train_digits(args: &TrainArgs) -> Result<()> {
     for model in args.model.digit_models()? {
         let opts = args.digit_options(model)?;
@@ -247,11 +254,7 @@ fn run_train_digits(args: &TrainArgs) -> Result<()> {
                 step,
                 steps,
                 loss,
-            } => {
-                bar.set_length(steps as u64);
-                bar.set_position(step as u64);
-                bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
-            }
+            } => show_step(&bar, epoch, step, steps, loss),
             DigitProgress::Epoch {
                 epoch,
                 mean_loss,
@@ -291,11 +294,7 @@ pub fn run_train_cli(args: &TrainArgs) -> Result<()> {
                 step,
                 steps,
                 loss,
-            } => {
-                bar.set_length(steps as u64);
-                bar.set_position(step as u64);
-                bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
-            }
+            } => show_step(&bar, epoch, step, steps, loss),
             Progress::Epoch {
                 epoch,
                 mean_loss,

@@ -82,7 +82,7 @@ pub fn structural_candidates(n: usize, kind: Kind) -> usize {
 /// count, except OR has none when any model's OR part is identically zero (see the module docs).
 /// Errors when the models disagree on n or none is given.
 pub fn candidates(models: &[&Interactions], kind: Kind) -> Result<usize> {
-    let n = same_n(models)?;
+    let n = super::check_same_n(models)?;
     Ok(group_candidates(models, n, kind))
 }
 
@@ -137,21 +137,6 @@ fn prepared(it: &Interactions) -> Cow<'_, Interactions> {
     }
 }
 
-fn same_n(models: &[&Interactions]) -> Result<usize> {
-    let first = models
-        .first()
-        .ok_or_else(|| Error::WrongModelCount("no models given".into()))?;
-    for m in models {
-        if m.n != first.n {
-            return Err(Error::MismatchedLengths {
-                first: 1 << first.n,
-                other: 1 << m.n,
-            });
-        }
-    }
-    Ok(first.n)
-}
-
 /// The k strongest candidate interactions of one model (reorganised values), of one kind or of
 /// both kinds together (`kind = None`), strongest first, equal strengths ordered AND before OR
 /// and by the smaller mask. Structural zeros are never returned, nor any OR term when the OR part
@@ -203,7 +188,7 @@ struct Profile {
 
 impl Profile {
     fn new(models: &[&Interactions], kinds: &[Kind]) -> Result<Profile> {
-        let n = same_n(models)?;
+        let n = super::check_same_n(models)?;
         let len = 1usize << n;
         let ready: Vec<Cow<'_, Interactions>> = models.iter().map(|m| prepared(m)).collect();
         let refs: Vec<&Interactions> = ready.iter().map(|c| c.as_ref()).collect();
@@ -478,7 +463,7 @@ pub fn sharing_threshold(
     taus: &[f64],
     kind: Kind,
 ) -> Result<ThresholdSharing> {
-    let n = same_n(models)?;
+    let n = super::check_same_n(models)?;
     if taus.len() != models.len() {
         return Err(Error::WrongModelCount(format!(
             "{} thresholds for {} models",
@@ -775,7 +760,7 @@ fn interaction_shapes(samples: &[Vec<&Interactions>]) -> Result<Vec<(usize, usiz
                     models.len()
                 )));
             }
-            Ok((same_n(models)?, models.len()))
+            Ok((super::check_same_n(models)?, models.len()))
         })
         .collect()
 }
@@ -945,25 +930,15 @@ pub fn cross_sample_null(
         check_k(k)?;
     }
     let ns: Vec<usize> = shapes.iter().map(|s| s.0).collect();
-    let mut reps = Vec::with_capacity(replicates);
-    let mut skipped = Vec::new();
-    for r in 0..replicates {
-        let (sigma, alone) = draw_derangement(seed, r, &ns);
-        skipped = alone;
-        let mut per = Vec::new();
-        for (i, partner) in sigma.iter().enumerate() {
-            let Some(j) = partner else { continue };
+    cross_sample_replicates(&ns, ks, replicates, seed, |pairs| {
+        let mut per = Vec::with_capacity(pairs.len());
+        for &(i, j) in pairs {
             let mut inputs: Vec<&[f64]> = vec![values[i][0]];
-            inputs.extend(values[*j][1..].iter().copied());
+            inputs.extend(values[j][1..].iter().copied());
             per.push(run_extraction(extract, &inputs)?);
         }
-        if per.is_empty() {
-            return no_pairs();
-        }
-        reps.push(curve_of_owned(&per, ks)?);
-    }
-    let used = (0..values.len()).filter(|s| !skipped.contains(s)).collect();
-    Ok(summarise(ks, &reps, used, skipped))
+        curve_of_owned(&per, ks)
+    })
 }
 
 /// Cross-sample null from interactions, without new extractions: pairs model 1's interactions on
@@ -983,30 +958,46 @@ pub fn cross_sample_null_interactions(
         check_k(k)?;
     }
     let ns: Vec<usize> = shapes.iter().map(|s| s.0).collect();
+    cross_sample_replicates(&ns, ks, replicates, seed, |pairs| {
+        let per: Vec<Vec<&Interactions>> = pairs
+            .iter()
+            .map(|&(i, j)| {
+                let mut models = vec![samples[i][0]];
+                models.extend(samples[j][1..].iter().copied());
+                models
+            })
+            .collect();
+        sharing_curve(&per, ks)
+    })
+}
+
+/// The replicate loop of both cross-sample nulls: in replicate r the seeded derangement
+/// σ = [`draw_derangement`]`(seed, r, ns)` pairs each sample i that has a partner with σ(i);
+/// `curve` turns these pairs (i, σ(i)) into the sharing curve of the mismatched samples. Errors
+/// from `curve`, and when no sample can be paired.
+fn cross_sample_replicates(
+    ns: &[usize],
+    ks: &[usize],
+    replicates: usize,
+    seed: u64,
+    mut curve: impl FnMut(&[(usize, usize)]) -> Result<SharingCurve>,
+) -> Result<NullCurve> {
     let mut reps = Vec::with_capacity(replicates);
     let mut skipped = Vec::new();
     for r in 0..replicates {
-        let (sigma, alone) = draw_derangement(seed, r, &ns);
+        let (sigma, alone) = draw_derangement(seed, r, ns);
         skipped = alone;
-        let per: Vec<Vec<&Interactions>> = sigma
+        let pairs: Vec<(usize, usize)> = sigma
             .iter()
             .enumerate()
-            .filter_map(|(i, partner)| {
-                partner.map(|j| {
-                    let mut models = vec![samples[i][0]];
-                    models.extend(samples[j][1..].iter().copied());
-                    models
-                })
-            })
+            .filter_map(|(i, partner)| partner.map(|j| (i, j)))
             .collect();
-        if per.is_empty() {
+        if pairs.is_empty() {
             return no_pairs();
         }
-        reps.push(sharing_curve(&per, ks)?);
+        reps.push(curve(&pairs)?);
     }
-    let used = (0..samples.len())
-        .filter(|s| !skipped.contains(s))
-        .collect();
+    let used = (0..ns.len()).filter(|s| !skipped.contains(s)).collect();
     Ok(summarise(ks, &reps, used, skipped))
 }
 
