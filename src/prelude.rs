@@ -50,6 +50,8 @@ pub use crate::progress::{progress_line, Event, Observer};
 pub use crate::run::{PaperNumbers, SampleResult, Summary};
 
 #[cfg(feature = "tasks")]
+pub use crate::run::spread::{Spread, SpreadLine};
+#[cfg(feature = "tasks")]
 pub use crate::run::study::{alpha_figures, alpha_table, AlphaRun, Study};
 #[cfg(feature = "tasks")]
 pub use crate::tasks::digits::{explain_digit, replicate_digits, seeded_threes, DigitsArgs};

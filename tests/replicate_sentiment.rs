@@ -44,6 +44,8 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
             "100".into(),
             "--null-permutations".into(),
             "2".into(),
+            "--spread".into(),
+            "2".into(),
             "--out".into(),
             out.display().to_string(),
             "--cache-dir".into(),
@@ -119,6 +121,28 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
     assert!(md.contains("cost of sharing"));
     let saved: Vec<_> = std::fs::read_dir(out.join("samples")).unwrap().collect();
     assert_eq!(saved.len(), 2);
+    // the headline numbers' spread under 1e-5 relative noise on the values (2 recomputations)
+    let spread: serde_json::Value = interprim::export::read_json(&out.join("spread.json")).unwrap();
+    assert_eq!(spread["draws"], 2);
+    assert_eq!(spread["noise"], 1e-5);
+    let lines = spread["lines"].as_array().unwrap();
+    assert!(lines.len() >= 30, "{spread}");
+    for l in lines {
+        let (min, max) = (l["min"].as_f64().unwrap(), l["max"].as_f64().unwrap());
+        assert!(min <= max, "{l}");
+    }
+    let first = &lines[0];
+    assert_eq!(first["quantity"], "generalizable s_and, k = 3");
+    assert_eq!(first["value"], summary["generalizable"]["s_and"][0]);
+    assert!(stdout.contains("range over 2 recomputations"), "{stdout}");
+    assert!(
+        stdout.contains("widest range relative to its value"),
+        "{stdout}"
+    );
+    for r in 0..2 {
+        let saved = std::fs::read_dir(out.join(format!("spread/draw-{r}/samples"))).unwrap();
+        assert_eq!(saved.count(), 2);
+    }
 
     // A second run with the same settings reuses every saved sample and the value cache,
     // and reports the same numbers.
@@ -136,6 +160,18 @@ fn replicate_sentiment_writes_summary_figures_and_resumes() {
     // and reuses every saved null extraction
     assert_eq!(again["nulls"]["reused"], 8);
     assert_eq!(again["nulls"]["computed"], 0);
+    // and every saved recomputation of the spread, with the same ranges
+    let stderr = String::from_utf8_lossy(&o2.stderr);
+    let spread_again: serde_json::Value =
+        interprim::export::read_json(&out.join("spread.json")).unwrap();
+    assert_close(&spread_again["lines"], &spread["lines"], "spread");
+    for r in 0..2 {
+        let note = format!("draw {r}: 2 samples extracted (2 reused)");
+        assert!(
+            String::from_utf8_lossy(&o2.stdout).contains(&note) || stderr.contains(&note),
+            "{stderr}"
+        );
+    }
 }
 
 fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {

@@ -13,7 +13,7 @@ use crate::tasks::digits::{replicate_digits, DigitsArgs};
 use crate::tasks::next_word::{replicate_next_word, NextWordArgs};
 use crate::tasks::sentiment::{replicate_sentiment, SentimentArgs};
 use crate::tasks::RunOptions;
-use crate::Result;
+use crate::{Error, Result};
 
 #[derive(Subcommand, Debug)]
 pub enum Replicate {
@@ -76,6 +76,15 @@ pub struct RunCli {
     /// Seed of the nulls' permutations and derangements.
     #[arg(long, default_value_t = 0)]
     pub null_seed: u64,
+    /// After the run, recompute it R times from values perturbed by --spread-noise (relative) and
+    /// report each headline number with its range (OUT/spread.json; each recomputation costs the
+    /// run's extractions, not its nulls; saved under OUT/spread/ and reused). 0: none.
+    #[arg(long, value_name = "R", default_value_t = 0)]
+    pub spread: usize,
+    /// Relative size of the perturbation of --spread (above the float-level differences of
+    /// forward passes between machines).
+    #[arg(long, default_value_t = crate::run::spread::DEFAULT_NOISE)]
+    pub spread_noise: f64,
 }
 
 impl RunCli {
@@ -185,6 +194,11 @@ pub struct DigitsCli {
 /// Run one replication with progress bars and print its headline numbers.
 pub fn run(r: Replicate) -> Result<()> {
     let mut bars = Bars::new();
+    let (spread, spread_noise) = match &r {
+        Replicate::Sentiment(a) => (a.run.spread, a.run.spread_noise),
+        Replicate::NextWord(a) => (a.run.spread, a.run.spread_noise),
+        Replicate::Digits(a) => (a.run.spread, a.run.spread_noise),
+    };
     let (study, paper_seconds) = match r {
         Replicate::Sentiment(a) => {
             let args = SentimentArgs {
@@ -232,6 +246,27 @@ pub fn run(r: Replicate) -> Result<()> {
     };
     bars.finish();
     print_summary(&study.summary, &study.out, paper_seconds);
+    if spread > 0 {
+        let mut bars = Bars::new();
+        let sp = study.perturbation_spread(spread, spread_noise, 0, Some(&mut bars.observer()))?;
+        bars.finish();
+        let path = study.out.join("spread.json");
+        let text = serde_json::to_vec_pretty(&sp)
+            .map_err(|e| Error::Invalid(format!("cannot encode the spread: {e}")))?;
+        crate::export::write_atomic(&path, &text)?;
+        println!("{}", sp.table().to_text());
+        if let Some(w) = sp.widest() {
+            println!(
+                "widest range relative to its value: {} ({:.4} … {:.4}, this run {:.4}: {:.1} %); wrote {}",
+                w.quantity,
+                w.min,
+                w.max,
+                w.value,
+                100.0 * w.relative_width(),
+                path.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -15,6 +15,8 @@ pub mod summary;
 #[cfg(feature = "plot")]
 pub mod report;
 #[cfg(feature = "plot")]
+pub mod spread;
+#[cfg(feature = "plot")]
 pub mod study;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ pub use summary::{MethodSummary, PaperNumbers, Summary};
 pub const METHODS: [&str; 3] = ["generalizable", "traditional", "harsanyi"];
 
 /// One sample's value vectors, one per model (same players for all models).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SampleValues {
     pub id: String,
     /// What the sample is (a sentence, a prompt, an image id).

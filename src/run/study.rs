@@ -394,16 +394,9 @@ impl Study {
         t
     }
 
-    /// Fig. 8: the generalizable extraction again with each α (everything else as in the run),
-    /// on the cached values: no network is evaluated. Each α's per-sample results are saved under
-    /// `<out>/alpha-<α>/` and reused when run again.
-    pub fn alpha_ablation(
-        &self,
-        alphas: &[f64],
-        mut observer: Option<&mut Observer<'_>>,
-    ) -> Result<Vec<AlphaRun>> {
-        let samples: Vec<SampleValues> = self
-            .results
+    /// The samples' values as the run used them (for recomputing the run with other settings).
+    pub fn sample_values(&self) -> Vec<SampleValues> {
+        self.results
             .iter()
             .map(|r| SampleValues {
                 id: r.id.clone(),
@@ -412,7 +405,18 @@ impl Study {
                 values: r.values.clone(),
                 value_seconds: r.seconds.values,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Fig. 8: the generalizable extraction again with each α (everything else as in the run),
+    /// on the cached values: no network is evaluated. Each α's per-sample results are saved under
+    /// `<out>/alpha-<α>/` and reused when run again.
+    pub fn alpha_ablation(
+        &self,
+        alphas: &[f64],
+        mut observer: Option<&mut Observer<'_>>,
+    ) -> Result<Vec<AlphaRun>> {
+        let samples = self.sample_values();
         let ks = self.summary.k.clone();
         let m = self.models().len();
         let mut out = Vec::with_capacity(alphas.len());
@@ -559,12 +563,13 @@ pub fn alpha_table(runs: &[AlphaRun], models: &[String]) -> Table {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::run::tests::settings;
     use std::collections::BTreeMap;
 
-    fn study(dir: &Path) -> Study {
+    /// A two-sample study of the demo's noisy five-player models (short SGD, nulls R = settings').
+    pub(crate) fn study(dir: &Path) -> Study {
         let mut settings = settings();
         settings.decomposition.sgd_generalizable.niter = 300;
         settings.decomposition.sgd_traditional.niter = 300;
