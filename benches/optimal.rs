@@ -2,7 +2,9 @@
 //! n = 10, m = 2 on log-odds-like games (a few shared low-order AND/OR primitives plus each
 //! model's own, squashed to ±8, plus noise): the SGD's 20,000 iterations vs the solver to a
 //! certified relative gap of 1e-6 (and to 1e-4); then the solver's cost per 100 iterations at
-//! n = 12, 14, 16. BENCHMARKS.md ("Optimal solver") reports the ratios.
+//! n = 12, 14, 16. BENCHMARKS.md ("Optimal solver") reports the ratios. `real_n10`: the same
+//! comparison on real values, MiniLM-L3 and MiniLM-L6 on the first sentence (in identity order) of
+//! the notebooks' pinned network outputs (notebooks/values/, committed, so no asset is needed).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use interprim::decomposition::optimal::{solve, OptimalOptions};
@@ -129,5 +131,74 @@ fn larger(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, n10, larger);
+/// MiniLM-L3 and MiniLM-L6 on one sentence of the pinned notebook values, centred (v(x_∅) = 0):
+/// the entries whose identities differ only in their `model:` line, first group in identity order.
+fn pinned_sentence_pair() -> Vec<Vec<f64>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("notebooks/values");
+    let mut groups: std::collections::BTreeMap<String, Vec<(String, std::path::PathBuf)>> =
+        Default::default();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let meta: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let identity = meta["identity"].as_str().unwrap();
+            if !identity.starts_with("text classifier log-odds") {
+                continue;
+            }
+            let (model, rest): (Vec<&str>, Vec<&str>) =
+                identity.lines().partition(|l| l.starts_with("model:"));
+            groups
+                .entry(rest.join("\n"))
+                .or_default()
+                .push((model.join(""), path.with_extension("npy")));
+        }
+    }
+    let (_, mut pair) = groups
+        .into_iter()
+        .find(|(_, g)| g.len() == 2)
+        .expect("two text classifiers on one sentence in notebooks/values");
+    pair.sort();
+    pair.iter()
+        .map(|(_, npy)| {
+            let v = interprim::export::read_npy(npy).unwrap();
+            v.iter().map(|x| x - v[0]).collect()
+        })
+        .collect()
+}
+
+fn real_n10(c: &mut Criterion) {
+    let vals = pinned_sentence_pair();
+    let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
+    let sgd = decompose_generalizable(&refs, &DecompositionOptions::sgd(20000)).unwrap();
+    let opt = decompose_generalizable(&refs, &DecompositionOptions::optimal(1e-6)).unwrap();
+    eprintln!(
+        "real n = {}: SGD 20000 final loss {:.6}; optimal loss {:.6} in {} iterations, certified gap {:.1e} (SGD {:.1}% above)",
+        refs[0].len().trailing_zeros(),
+        sgd.final_loss,
+        opt.final_loss,
+        opt.solver.iterations,
+        opt.solver.duality_gap.unwrap_or(f64::NAN),
+        100.0 * (sgd.final_loss / opt.final_loss - 1.0)
+    );
+    let mut g = c.benchmark_group("real_n10_m2");
+    g.sample_size(10).measurement_time(Duration::from_secs(15));
+    g.bench_function("sgd_20000", |b| {
+        b.iter(|| {
+            decompose_generalizable(black_box(&refs), &DecompositionOptions::sgd(20000))
+                .unwrap()
+                .final_loss
+        })
+    });
+    g.bench_function("optimal_gap_1e-6", |b| {
+        b.iter(|| {
+            decompose_generalizable(black_box(&refs), &DecompositionOptions::optimal(1e-6))
+                .unwrap()
+                .final_loss
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, n10, real_n10, larger);
 criterion_main!(benches);
