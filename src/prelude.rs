@@ -36,11 +36,11 @@ pub use crate::text::baseline::Baseline;
 #[cfg(feature = "models")]
 pub use crate::train::SentimentModel;
 
-#[cfg(feature = "plot")]
+#[cfg(all(feature = "plot", feature = "models"))]
 pub use crate::display::highlight_sentence;
 #[cfg(feature = "plot")]
 pub use crate::display::{InteractionsView, MimeBundle, Report, Table};
-#[cfg(feature = "plot")]
+#[cfg(all(feature = "plot", feature = "models"))]
 pub use crate::plot::patches::{patch_svg, patches_html, top_shared, PatchFigure, PatchFigureItem};
 #[cfg(feature = "plot")]
 pub use crate::plot::Figure;

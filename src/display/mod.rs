@@ -14,6 +14,8 @@
 //! [`Decomposition`](crate::Decomposition)) are in [`report`].
 
 pub mod report;
+/// Needs the networks' modules (feature `models`).
+#[cfg(feature = "models")]
 pub mod results;
 
 use std::fmt::Write as _;
@@ -23,6 +25,7 @@ use crate::plot::svg;
 pub use crate::plot::{sig, Figure};
 
 pub use report::{InteractionsView, Report, Table};
+#[cfg(feature = "models")]
 pub use results::highlight_sentence;
 
 /// One output: several representations of the same thing, best first.
@@ -147,6 +150,7 @@ impl Figure {
     }
 }
 
+#[cfg(feature = "models")]
 impl crate::plot::patches::PatchFigure {
     /// All representations (static: no JavaScript needed anywhere): the SVG image, which every
     /// front end shows (JupyterLab, nbconvert HTML, GitHub), and the text. No HTML copy of the

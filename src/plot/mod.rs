@@ -15,6 +15,8 @@ pub mod convergence;
 pub mod generalization;
 pub mod matching;
 pub mod orders;
+/// Needs the digits' data and games (feature `models`).
+#[cfg(feature = "models")]
 pub mod patches;
 pub mod sparsity;
 pub mod svg;
