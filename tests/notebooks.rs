@@ -20,7 +20,8 @@
 //!
 //! - The networks' outputs for the notebooks' samples are pinned: `notebooks/values/` holds their
 //!   value-cache entries (keyed by model weights hash, input, players and baseline), copied into
-//!   `$CACHE/values` before the notebooks run, so that the test checks everything downstream of
+//!   the test kernel's own value cache (`$CACHE/evcxr/test-values`, its `INTERPRIM_VALUE_CACHE`;
+//!   `$CACHE/values`, where this machine's values are, is left alone) before the notebooks run, so that the test checks everything downstream of
 //!   the forward passes bit for bit on any machine (the forward passes themselves are tested
 //!   against fixtures in tests/games.rs and tests/bert_models.rs). Readers who run the notebooks
 //!   compute the values on their own machine; how much top-k numbers move under float-level
@@ -346,7 +347,10 @@ fn kernel_setup(tools: &Tools, jupyter_path: &Path) -> std::io::Result<()> {
         "display_name": "Rust (interprim, tests)",
         "language": "rust",
         "interrupt_mode": "message",
-        "env": {"EVCXR_CONFIG_DIR": config.to_string_lossy()},
+        "env": {
+            "EVCXR_CONFIG_DIR": config.to_string_lossy(),
+            "INTERPRIM_VALUE_CACHE": test_value_cache().to_string_lossy(),
+        },
     });
     std::fs::write(
         spec.join("kernel.json"),
@@ -425,11 +429,19 @@ fn execute(
     Ok(out_dir.join(name))
 }
 
-/// Copy the pinned network outputs (`notebooks/values/*`) into `$CACHE/values`, replacing any
-/// entry of the same identity computed on this machine; returns how many files were copied.
+/// The test kernel's value cache (`INTERPRIM_VALUE_CACHE` of its kernel spec): a private folder
+/// holding the pinned network outputs, so that the test never replaces values computed on this
+/// machine in `$CACHE/values` (the README's main job would otherwise recompute its whole run,
+/// its γ̂ bounds depending on every sample's values, after the test had pinned three of them).
+fn test_value_cache() -> PathBuf {
+    cache_dir().join("evcxr/test-values")
+}
+
+/// Copy the pinned network outputs (`notebooks/values/*`) into [`test_value_cache`]; returns how
+/// many files were copied.
 fn pin_notebook_values() -> std::io::Result<usize> {
     let from = repo().join("notebooks/values");
-    let to = cache_dir().join("values");
+    let to = test_value_cache();
     std::fs::create_dir_all(&to)?;
     let mut copied = 0;
     for entry in std::fs::read_dir(&from)? {

@@ -259,3 +259,47 @@ fn the_api_and_the_replication_give_identical_interactions() {
         );
     }
 }
+
+#[test]
+fn interprim_value_cache_moves_the_value_cache() {
+    if !assets_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("my-values");
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_interprim"))
+        .args([
+            "replicate",
+            "sentiment",
+            "--samples",
+            "1",
+            "--n",
+            "4",
+            "--accuracy-sentences",
+            "20",
+            "--null-permutations",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .env("INTERPRIM_VALUE_CACHE", &values)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // both models' outputs on the sentence: values (.npy) and identity (.json) each
+    let names: Vec<String> = std::fs::read_dir(&values)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".npy")).count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".json")).count(),
+        2,
+        "{names:?}"
+    );
+}

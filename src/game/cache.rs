@@ -42,9 +42,15 @@ impl ValueCache {
         ValueCache { dir: dir.into() }
     }
 
-    /// `${INTERPRIM_CACHE:-<crate root>/.cache}/values`.
+    /// `$INTERPRIM_VALUE_CACHE` when set (non-empty), else
+    /// `${INTERPRIM_CACHE:-<crate root>/.cache}/values`. The notebook regression test points
+    /// `INTERPRIM_VALUE_CACHE` at a private folder of pinned values, so that it never replaces the
+    /// values this machine computed.
     pub fn default_dir() -> PathBuf {
-        crate::util::cache_root().join("values")
+        match std::env::var_os("INTERPRIM_VALUE_CACHE") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => crate::util::cache_root().join("values"),
+        }
     }
 
     /// The cache in [`Self::default_dir`].
