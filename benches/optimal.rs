@@ -140,8 +140,7 @@ fn pinned_sentence_pair() -> Vec<Vec<f64>> {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "json") {
-            let meta: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let meta: serde_json::Value = interprim::export::read_json(&path).unwrap();
             let identity = meta["identity"].as_str().unwrap();
             if !identity.starts_with("text classifier log-odds") {
                 continue;

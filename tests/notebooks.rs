@@ -21,8 +21,8 @@
 //! - The networks' outputs for the notebooks' samples are pinned: `notebooks/values/` holds their
 //!   value-cache entries (keyed by model weights hash, input, players and baseline), copied into
 //!   the test kernel's own value cache (`$CACHE/evcxr/test-values`, its `INTERPRIM_VALUE_CACHE`;
-//!   `$CACHE/values`, where this machine's values are, is left alone) before the notebooks run, so that the test checks everything downstream of
-//!   the forward passes bit for bit on any machine (the forward passes themselves are tested
+//!   `$CACHE/values`, where this machine's values are, is left alone) before the notebooks run,
+//!   so that the test checks everything downstream of the forward passes bit for bit on any machine (the forward passes themselves are tested
 //!   against fixtures in tests/games.rs and tests/bert_models.rs). Readers who run the notebooks
 //!   compute the values on their own machine; how much top-k numbers move under float-level
 //!   changes of the values is what tests/stability.rs measures.

@@ -13,7 +13,7 @@ use crate::tasks::digits::{replicate_digits, DigitsArgs};
 use crate::tasks::next_word::{replicate_next_word, NextWordArgs};
 use crate::tasks::sentiment::{replicate_sentiment, SentimentArgs};
 use crate::tasks::RunOptions;
-use crate::{Error, Result};
+use crate::Result;
 
 #[derive(Subcommand, Debug)]
 pub enum Replicate {
@@ -251,9 +251,7 @@ pub fn run(r: Replicate) -> Result<()> {
         let sp = study.perturbation_spread(spread, spread_noise, 0, Some(&mut bars.observer()))?;
         bars.finish();
         let path = study.out.join("spread.json");
-        let text = serde_json::to_vec_pretty(&sp)
-            .map_err(|e| Error::Invalid(format!("cannot encode the spread: {e}")))?;
-        crate::export::write_atomic(&path, &text)?;
+        crate::export::write_json(&path, &sp)?;
         println!("{}", sp.table().to_text());
         if let Some(w) = sp.widest() {
             println!(

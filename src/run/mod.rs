@@ -247,6 +247,22 @@ impl Run {
         write_json(&path, &result)?;
         Ok((result, false))
     }
+
+    /// [`Self::process`] for every sample in order; returns the results and how many were reused.
+    pub fn process_all(
+        &self,
+        samples: &[SampleValues],
+        gamma_bounds: &[f64],
+    ) -> Result<(Vec<SampleResult>, usize)> {
+        let mut results = Vec::with_capacity(samples.len());
+        let mut reused = 0;
+        for s in samples {
+            let (r, was) = self.process(s, gamma_bounds)?;
+            reused += was as usize;
+            results.push(r);
+        }
+        Ok((results, reused))
+    }
 }
 
 /// The extractions of one sample with `opts` (no files): the one path of

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 
 use super::study::Study;
-use super::summary::{summarize, MethodSummary, Summary};
+use super::summary::{mean_over_k, summarize, MethodSummary, Summary};
 use super::{Run, SampleValues};
 use crate::display::Table;
 use crate::progress::{emit, Event, Observer};
@@ -54,7 +54,7 @@ pub struct SpreadLine {
 }
 
 impl SpreadLine {
-    /// max − min over the draws, and the run's own value's distance beyond that range.
+    /// Width of the range spanned by the draws and the run's own value together.
     pub fn width(&self) -> f64 {
         self.max.max(self.value) - self.min.min(self.value)
     }
@@ -166,13 +166,6 @@ pub fn headline_numbers(summary: &Summary) -> Vec<(String, f64)> {
         (Some(&a), Some(&b)) => (a, b),
         _ => return out,
     };
-    let mean = |v: &[f64]| {
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
     let methods: [(&str, &MethodSummary); 3] = [
         ("generalizable", &summary.generalizable),
         ("traditional", &summary.traditional),
@@ -188,9 +181,12 @@ pub fn headline_numbers(summary: &Summary) -> Vec<(String, f64)> {
             }
             out.push((format!("{name} {kind}, k = {k0}"), s[0]));
             out.push((format!("{name} {kind}, k = {k1}"), s[s.len() - 1]));
-            out.push((format!("{name} {kind}, mean over k"), mean(s)));
+            out.push((format!("{name} {kind}, mean over k"), mean_over_k(s)));
             if !signed.is_empty() {
-                out.push((format!("{name} {kind} signed, mean over k"), mean(signed)));
+                out.push((
+                    format!("{name} {kind} signed, mean over k"),
+                    mean_over_k(signed),
+                ));
             }
         }
         out.push((
@@ -249,13 +245,7 @@ impl Study {
             settings.null.replicates = 0;
             let run = Run::new(&self.out.join("spread").join(format!("draw-{r}")), settings);
             let bounds = run.gamma_bounds(&perturbed)?;
-            let mut results = Vec::with_capacity(perturbed.len());
-            let mut reused = 0;
-            for s in &perturbed {
-                let (res, was) = run.process(s, &bounds)?;
-                reused += was as usize;
-                results.push(res);
-            }
+            let (results, reused) = run.process_all(&perturbed, &bounds)?;
             let summary = summarize(&run.settings, &results, &bounds, BTreeMap::new(), None)?;
             let numbers = headline_numbers(&summary);
             if numbers.len() != base.len() {

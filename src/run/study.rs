@@ -431,13 +431,9 @@ impl Study {
             let mut settings = self.settings.clone();
             settings.decomposition.alpha = alpha;
             let run = Run::new(&self.out.join(format!("alpha-{alpha}")), settings);
-            let mut per: Vec<Vec<Interactions>> = Vec::with_capacity(samples.len());
-            let mut reused = 0;
-            for s in &samples {
-                let (r, was) = run.process(s, &self.gamma_bounds)?;
-                reused += was as usize;
-                per.push(r.generalizable);
-            }
+            let (results, reused) = run.process_all(&samples, &self.gamma_bounds)?;
+            let per: Vec<Vec<Interactions>> =
+                results.into_iter().map(|r| r.generalizable).collect();
             emit(
                 &mut observer,
                 Event::Note(&format!(

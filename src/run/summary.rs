@@ -96,7 +96,7 @@ pub struct MethodSummary {
 }
 
 /// Mean over k of a curve (0 for an empty one).
-fn mean_over_k(v: &[f64]) -> f64 {
+pub(crate) fn mean_over_k(v: &[f64]) -> f64 {
     if v.is_empty() {
         0.0
     } else {
