@@ -187,6 +187,48 @@ fn players(prompt: &str, n: usize) -> Players {
     Players::select(prompt, &PlayerSelection::Seeded { n, seed: 0 }).unwrap()
 }
 
+/// A masked prompt's log-odds are the same bits whatever the batch size (1, 7 or all 32 masks at
+/// once) and the number of threads (1 or 2), for the prefix-sharing evaluation and for whole
+/// prompts: every dense layer's summation order depends on its input width only
+/// (`decoder::linear`). So the values, and everything computed from them, do not change with
+/// `--batch-size` or the machine's core count.
+#[test]
+fn lm_masked_values_do_not_depend_on_batch_size_or_threads() {
+    if !assets_present("lm_masked_values_do_not_depend_on_batch_size_or_threads") {
+        return;
+    }
+    let p = players(PROMPT, 5);
+    let bits = |v: Vec<f64>| -> Vec<u64> { v.iter().map(|x| x.to_bits()).collect() };
+    for lm in models() {
+        let y = greedy_next_word(lm, PROMPT, 6).unwrap().tokens[0];
+        let m = MaskedPrompt::new(lm, &p, &LmBaseline::Unk).unwrap();
+        let all = bits(m.log_odds(lm, y, 32, None).unwrap());
+        let whole = bits(m.log_odds_unshared(lm, y, 32).unwrap());
+        for batch in [1usize, 7] {
+            assert_eq!(
+                bits(m.log_odds(lm, y, batch, None).unwrap()),
+                all,
+                "{}: prefix sharing, batch size {batch}",
+                lm.name()
+            );
+            assert_eq!(
+                bits(m.log_odds_unshared(lm, y, batch).unwrap()),
+                whole,
+                "{}: whole prompts, batch size {batch}",
+                lm.name()
+            );
+        }
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let in_pool = pool.install(|| bits(m.log_odds(lm, y, 32, None).unwrap()));
+            assert_eq!(in_pool, all, "{}: {threads} threads", lm.name());
+        }
+    }
+}
+
 #[test]
 fn masked_batch_equals_unbatched_and_full_mask_is_the_plain_log_odds() {
     if !assets_present("masked_batch_equals_unbatched") {

@@ -419,6 +419,20 @@ pub(crate) unsafe fn gemm_fixed_k(
     rhs: *const f32,
     par: gemm::Parallelism,
 ) {
+    // SAFETY: the caller's bounds; rhs row-major (k, n).
+    unsafe { gemm_fixed_k_rhs(m, n, k, dst, lhs, (rhs, n as isize, 1), par) }
+}
+
+/// [`gemm_fixed_k`] with the right-hand side `(k, n)` at (row, column) strides `rhs.1`, `rhs.2`.
+unsafe fn gemm_fixed_k_rhs(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    lhs: *const f32,
+    (rhs, rhs_rs, rhs_cs): (*const f32, isize, isize),
+    par: gemm::Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -448,9 +462,9 @@ pub(crate) unsafe fn gemm_fixed_k(
                 lhs.add(k0),
                 1,
                 k as isize,
-                rhs.add(k0 * n),
-                1,
-                n as isize,
+                rhs.offset(k0 as isize * rhs_rs),
+                rhs_cs,
+                rhs_rs,
                 0.0,
                 1.0,
                 false,
@@ -471,8 +485,155 @@ pub(crate) unsafe fn gemm_fixed_k(
     }
 }
 
+/// Rows of `x` per call of [`gemm_fixed_k`] in [`matmul_wt_fixed_k`]: a panel's partial
+/// products stay in cache between the blocks of k.
+const PANEL_ROWS: usize = 128;
+/// Fewer rows than this take other paths in `gemm` (see [`matmul_wt_fixed_k`]); smaller panels
+/// are padded with zero rows up to it.
+const MIN_ROWS: usize = 16;
+
+/// `x (m, k) · wᵀ` for `w` `(n, k)` row-major (candle's and GGUF's `(out, in)` layout of a dense
+/// layer), returned `(m, n)` row-major, with every output's summation order fixed by k alone.
+///
+/// The rows go in panels of [`PANEL_ROWS`] through [`gemm_fixed_k`]'s blocking of k, with `wᵀ`
+/// read in place as a column-major right-hand side (as candle's `x.matmul(&w.t())`). Measured with
+/// the `gemm` crate 0.19, that layout sums in another order for up to 8 rows than for more (and a
+/// single row in yet another), so a panel of fewer than [`MIN_ROWS`] rows is padded with zero
+/// rows. Then a row's values are the same bits whatever m, the thread count and the CPU's cache
+/// sizes, for the decoders' layer shapes (k ≥ 64; test
+/// `matmul_wt_fixed_k_rows_do_not_change_the_sums`, which also records a tiny shape where this
+/// does not hold). Panels run in parallel on
+/// rayon's pool when `par` is `Rayon`.
+///
+/// `x.len()` must be m·k and `w.len()` n·k (checked: the error names the shapes).
+pub(crate) fn matmul_wt_fixed_k(
+    x: &[f32],
+    w: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    par: gemm::Parallelism,
+) -> Result<Vec<f32>, String> {
+    use rayon::prelude::*;
+    if x.len() != m * k || w.len() != n * k {
+        return Err(format!(
+            "matmul_wt_fixed_k: x has {} floats for ({m}, {k}), w {} for ({n}, {k})",
+            x.len(),
+            w.len()
+        ));
+    }
+    let mut out = vec![0f32; m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return Ok(out);
+    }
+    let panel = |(xp, op): (&[f32], &mut [f32])| {
+        let rows = xp.len() / k;
+        let padded;
+        let (xp, rows_run) = if rows < MIN_ROWS {
+            let mut p = vec![0f32; MIN_ROWS * k];
+            p[..xp.len()].copy_from_slice(xp);
+            padded = p;
+            (padded.as_slice(), MIN_ROWS)
+        } else {
+            (xp, rows)
+        };
+        let mut tmp;
+        let dst = if rows_run > rows {
+            tmp = vec![0f32; rows_run * n];
+            tmp.as_mut_slice()
+        } else {
+            tmp = Vec::new();
+            &mut *op
+        };
+        // SAFETY: xp holds rows_run·k floats, w n·k (read as wᵀ: row stride 1, column stride k),
+        // dst rows_run·n.
+        unsafe {
+            gemm_fixed_k_rhs(
+                rows_run,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                xp.as_ptr(),
+                (w.as_ptr(), 1, k as isize),
+                gemm::Parallelism::None,
+            )
+        };
+        if rows_run > rows {
+            op.copy_from_slice(&tmp[..rows * n]);
+        }
+    };
+    let panels = x.chunks(PANEL_ROWS * k).zip(out.chunks_mut(PANEL_ROWS * n));
+    match par {
+        gemm::Parallelism::None => panels.for_each(panel),
+        _ => panels.par_bridge().for_each(panel),
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// `x · wᵀ` with w stored `(n, k)`: a row's values have the same bits however many rows
+    /// share the call and however many threads run it (the decoders' shapes: k = 576, 640, 1024,
+    /// 1536, 2048; a vocabulary-sized n). Not so for tiny products: at k = 9, n = 16 panels of up
+    /// to 16 rows sum in another order than larger ones (measured; no model here has such a layer).
+    #[test]
+    fn matmul_wt_fixed_k_rows_do_not_change_the_sums() {
+        let mut seed = 3u64;
+        let mut rnd = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        };
+        for (k, n) in [
+            (64, 40),
+            (576, 96),
+            (640, 256),
+            (1024, 64),
+            (1536, 72),
+            (2048, 33),
+            (576, 4099),
+        ] {
+            let rows = 300;
+            let x: Vec<f32> = (0..rows * k).map(|_| rnd()).collect();
+            let w: Vec<f32> = (0..n * k).map(|_| rnd()).collect();
+            let product = |m: usize, par: gemm::Parallelism| -> Vec<u32> {
+                matmul_wt_fixed_k(&x[..m * k], &w, m, n, k, par)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            let all = product(rows, gemm::Parallelism::None);
+            for m in (1..=40).chain([64, 127, 128, 129, 200]) {
+                assert_eq!(
+                    product(m, gemm::Parallelism::None),
+                    all[..m * n],
+                    "k = {k}, n = {n}, m = {m}"
+                );
+            }
+            assert_eq!(
+                product(rows, gemm::Parallelism::Rayon(2)),
+                all,
+                "k = {k}, n = {n}, 2 threads"
+            );
+            // and it is the product: against an f64 sum
+            for r in [0, rows - 1] {
+                for j in [0, n - 1] {
+                    let exact: f64 = (0..k)
+                        .map(|i| x[r * k + i] as f64 * w[j * k + i] as f64)
+                        .sum();
+                    let got = f32::from_bits(all[r * n + j]) as f64;
+                    assert!(
+                        (got - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                        "{got} vs {exact}"
+                    );
+                }
+            }
+        }
+        assert!(matmul_wt_fixed_k(&[0.0; 3], &[0.0; 4], 1, 2, 2, gemm::Parallelism::None).is_err());
+    }
 
     /// A row's product has the same bits however many rows share the call: the summation order
     /// depends on k only (inner dimensions of BERT and the CNNs, on either side of 512).

@@ -40,9 +40,48 @@ pub(crate) fn md_f32_or(ct: &gguf_file::Content, key: &str, default: f32) -> f32
         .unwrap_or(default)
 }
 
-/// `x · wᵀ` for `x` of shape `(…, in)` and `w` of shape `(out, in)`.
+/// `x · wᵀ` for `x` of shape `(…, in)` and `w` of shape `(out, in)`, `(…, out)`.
+///
+/// On CPU with f32 tensors (the decoders' only configuration on CPU) the product runs through
+/// [`super::cpu_kernels::matmul_wt_fixed_k`], whose summation order depends on `in` alone: a
+/// masked prompt's logits are then the same bits whatever the batch size, the thread count and
+/// the CPU's cache sizes (candle's `x.matmul(&w.t())` sums in an order that changes with the
+/// number of rows for up to 8 rows and, for `in` > 512, with the L1 cache size; test
+/// `lm_masked_values_do_not_depend_on_batch_size_or_threads` in tests/next_word.rs). Elsewhere
+/// candle's matmul.
 pub(crate) fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-    x.broadcast_matmul(&w.t()?)
+    if !(x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32) {
+        return x.broadcast_matmul(&w.t()?);
+    }
+    let (out, inp) = w.dims2()?;
+    let dims = x.dims().to_vec();
+    if dims.last() != Some(&inp) {
+        candle_core::bail!("linear: input of shape {dims:?} for a ({out}, {inp}) weight");
+    }
+    let rows = x.elem_count() / inp.max(1);
+    let x = x.contiguous()?;
+    let w = w.contiguous()?;
+    let y = {
+        let (xs, xl) = x.storage_and_layout();
+        let (ws, wl) = w.storage_and_layout();
+        let (candle_core::Storage::Cpu(xs), candle_core::Storage::Cpu(ws)) = (&*xs, &*ws) else {
+            candle_core::bail!("linear: CPU tensors without CPU storage");
+        };
+        let xs = &xs.as_slice::<f32>()?[xl.start_offset()..][..rows * inp];
+        let ws = &ws.as_slice::<f32>()?[wl.start_offset()..][..out * inp];
+        let par = if rows * out * inp >= 1 << 20 {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
+        } else {
+            gemm::Parallelism::None
+        };
+        super::cpu_kernels::matmul_wt_fixed_k(xs, ws, rows, out, inp, par)
+            .map_err(candle_core::Error::msg)?
+    };
+    let mut shape = dims;
+    if let Some(last) = shape.last_mut() {
+        *last = out;
+    }
+    Tensor::from_vec(y, shape, x.device())
 }
 
 /// RMS norm over the last dimension with a weight (GGUF stores Gemma's `1 + w` already added).
