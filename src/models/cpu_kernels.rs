@@ -488,6 +488,9 @@ unsafe fn gemm_fixed_k_rhs(
 /// Rows of `x` per call of [`gemm_fixed_k`] in [`matmul_wt_fixed_k`]: a panel's partial
 /// products stay in cache between the blocks of k.
 const PANEL_ROWS: usize = 128;
+/// Columns of the product (rows of w) per call in [`matmul_wt_fixed_k`], at most: wider layers
+/// (the vocabulary-sized output layers) are cut into near-equal chunks fixed by their width.
+const COL_CHUNK: usize = 512;
 /// Fewer rows than this take other paths in `gemm` (see [`matmul_wt_fixed_k`]); smaller panels
 /// are padded with zero rows up to it.
 const MIN_ROWS: usize = 16;
@@ -502,8 +505,8 @@ const MIN_ROWS: usize = 16;
 /// rows. Then a row's values are the same bits whatever m, the thread count and the CPU's cache
 /// sizes, for the decoders' layer shapes (k ≥ 64; test
 /// `matmul_wt_fixed_k_rows_do_not_change_the_sums`, which also records a tiny shape where this
-/// does not hold). Panels run in parallel on
-/// rayon's pool when `par` is `Rayon`.
+/// does not hold). Panels, and the column chunks of layers wider than [`COL_CHUNK`], run in
+/// parallel on rayon's pool when `par` is `Rayon`.
 ///
 /// `x.len()` must be m·k and `w.len()` n·k (checked: the error names the shapes).
 pub(crate) fn matmul_wt_fixed_k(
@@ -526,6 +529,27 @@ pub(crate) fn matmul_wt_fixed_k(
     if m == 0 || n == 0 || k == 0 {
         return Ok(out);
     }
+    // columns (rows of w) in near-equal chunks fixed by n alone, so that a vocabulary-sized
+    // output layer also runs on every core when the batch is one panel
+    let chunks = n.div_ceil(COL_CHUNK).max(1);
+    let cc = n.div_ceil(chunks);
+    let parallel = !matches!(par, gemm::Parallelism::None);
+    // rows_run × cn product of a panel with columns c0..c0 + cn, into `dst`
+    let product = |xp: &[f32], rows_run: usize, c0: usize, cn: usize, dst: &mut [f32]| {
+        // SAFETY: xp holds rows_run·k floats; w's rows c0..c0 + cn are cn·k floats from c0·k,
+        // read as wᵀ (row stride 1, column stride k); dst holds rows_run·cn.
+        unsafe {
+            gemm_fixed_k_rhs(
+                rows_run,
+                cn,
+                k,
+                dst.as_mut_ptr(),
+                xp.as_ptr(),
+                (w.as_ptr().add(c0 * k), 1, k as isize),
+                gemm::Parallelism::None,
+            )
+        }
+    };
     let panel = |(xp, op): (&[f32], &mut [f32])| {
         let rows = xp.len() / k;
         let padded;
@@ -537,29 +561,25 @@ pub(crate) fn matmul_wt_fixed_k(
         } else {
             (xp, rows)
         };
-        let mut tmp;
-        let dst = if rows_run > rows {
-            tmp = vec![0f32; rows_run * n];
-            tmp.as_mut_slice()
+        if chunks == 1 && rows_run == rows {
+            product(xp, rows, 0, n, op);
+            return;
+        }
+        let part = |c: usize| {
+            let (c0, cn) = (c * cc, cc.min(n - c * cc));
+            let mut tmp = vec![0f32; rows_run * cn];
+            product(xp, rows_run, c0, cn, &mut tmp);
+            (c0, cn, tmp)
+        };
+        let parts: Vec<(usize, usize, Vec<f32>)> = if parallel && chunks > 1 {
+            (0..chunks).into_par_iter().map(part).collect()
         } else {
-            tmp = Vec::new();
-            &mut *op
+            (0..chunks).map(part).collect()
         };
-        // SAFETY: xp holds rows_run·k floats, w n·k (read as wᵀ: row stride 1, column stride k),
-        // dst rows_run·n.
-        unsafe {
-            gemm_fixed_k_rhs(
-                rows_run,
-                n,
-                k,
-                dst.as_mut_ptr(),
-                xp.as_ptr(),
-                (w.as_ptr(), 1, k as isize),
-                gemm::Parallelism::None,
-            )
-        };
-        if rows_run > rows {
-            op.copy_from_slice(&tmp[..rows * n]);
+        for (c0, cn, tmp) in parts {
+            for r in 0..rows {
+                op[r * n + c0..][..cn].copy_from_slice(&tmp[r * cn..][..cn]);
+            }
         }
     };
     let panels = x.chunks(PANEL_ROWS * k).zip(out.chunks_mut(PANEL_ROWS * n));
@@ -575,7 +595,7 @@ mod tests {
 
     /// `x · wᵀ` with w stored `(n, k)`: a row's values have the same bits however many rows
     /// share the call and however many threads run it (the decoders' shapes: k = 576, 640, 1024,
-    /// 1536, 2048; a vocabulary-sized n). Not so for tiny products: at k = 9, n = 16 panels of up
+    /// 1536, 2048; n beyond `COL_CHUNK`, as the output layers). Not so for tiny products: at k = 9, n = 16 panels of up
     /// to 16 rows sum in another order than larger ones (measured; no model here has such a layer).
     #[test]
     fn matmul_wt_fixed_k_rows_do_not_change_the_sums() {
@@ -594,6 +614,7 @@ mod tests {
             (1536, 72),
             (2048, 33),
             (576, 4099),
+            (640, 20000),
         ] {
             let rows = 300;
             let x: Vec<f32> = (0..rows * k).map(|_| rnd()).collect();
