@@ -11,7 +11,11 @@
 //! change of any interaction relative to the largest interaction, how many of the top 50 per
 //! model changed, both losses and certified gaps.
 //!
-//! Environment: SAMPLES (3), NOISE (1e-5), TOL (1e-10), SEED (7).
+//! Environment: SAMPLES (3), NOISE (1e-5), TOL (1e-10), SEED (7); the solver's TIE_BREAK (0),
+//! POLISH_EVERY (100; 0: never) and MAX_ITER (100,000). With a tie-break t > 0 and no polish the
+//! solver minimises loss + μ/2·‖I‖² (μ = t/rms): a fixed strictly convex term, not the paper's
+//! loss; the point returned is the iterate with the lowest LP loss, whose gap is then far above
+//! TOL (the run stops at MAX_ITER).
 
 use std::collections::HashSet;
 
@@ -47,6 +51,9 @@ fn main() -> interprim::Result<()> {
     let study = replicate_sentiment(&SentimentArgs::for_notebooks(samples), None)?;
     let mut opts = study.settings.decomposition.clone();
     opts.optimal.tol = tol;
+    opts.optimal.tie_break = env("TIE_BREAK", 0.0f64);
+    opts.optimal.polish_every = env("POLISH_EVERY", opts.optimal.polish_every);
+    opts.optimal.max_iter = env("MAX_ITER", opts.optimal.max_iter);
     opts.gamma_bounds = Some(study.gamma_bounds.clone());
     let base = study.sample_values();
     let perturbed = perturb_samples(&base, noise, seed)?;

@@ -87,7 +87,19 @@
 //! (the polish's equations solved from 0 instead of from the first-order point) is not on the
 //! face: its relative gap was 0.14 to 0.76 on all six extractions, so the face's inequalities
 //! (signs, which model holds the row maximum, inactive boxes) bind and only a QP would find the
-//! least-norm optimum. t = 10⁻⁴ left gaps of 10⁻⁴ to 9·10⁻⁴ after 100,000 iterations. Runs
+//! least-norm optimum. t = 10⁻⁴ left gaps of 10⁻⁴ to 9·10⁻⁴ after 100,000 iterations.
+//!
+//! Nor does a *fixed* strictly convex term make the answer stable (measured 2026-12-01,
+//! `TIE_BREAK=1e-2 POLISH_EVERY=0 MAX_ITER=60000 cargo run --release --example
+//! perturbation_spread`): minimising loss + μ/2·‖I‖² with t = 10⁻² (a different objective; its
+//! solutions' LP losses were 0.001 % to 0.2 % above the certified optima) the same noise still
+//! moved single interactions by 1.9·10⁻⁴ to 8.4·10⁻⁴ of the largest one, against 4.3·10⁻⁴ to
+//! 1.1·10⁻² at the LP optimum (tol 10⁻¹⁰, the same command without the three settings): 20 to
+//! 80 times the noise, while the notebooks print interactions to four digits. This is a
+//! property of the problem, not of the solver: the solution set of a linear program moves
+//! discontinuously with its data when the optimum is not unique, so no selection from it
+//! (least-norm, or the limit of a vanishing tie-break) is continuous in the values, and a fixed
+//! tie-break trades the paper's optimum for a Lipschitz constant that grows as 1/t. Runs
 //! therefore report their headline numbers with their spread under such noise
 //! ([`crate::run::spread`]).
 //!
