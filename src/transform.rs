@@ -103,26 +103,26 @@ fn butterfly_rows(a: &mut [f64], width: usize, kind: Butterfly) {
     }
 }
 
-/// In place: a[S] ← Σ_{T⊆S} (-1)^{|S|-|T|} a[T] for each of `width` interleaved columns.
+/// In place: a\[S\] ← Σ_{T⊆S} (-1)^{|S|-|T|} a\[T\] for each of `width` interleaved columns.
 #[inline(always)]
 pub fn mobius_rows(a: &mut [f64], width: usize) {
     butterfly_rows(a, width, Butterfly::SubsetMobius);
 }
 
-/// In place: a[T] ← Σ_{S⊆T} a[S] (the inverse of [`mobius_rows`]).
+/// In place: a\[T\] ← Σ_{S⊆T} a\[S\] (the inverse of [`mobius_rows`]).
 #[inline(always)]
 pub fn zeta_rows(a: &mut [f64], width: usize) {
     butterfly_rows(a, width, Butterfly::SubsetZeta);
 }
 
-/// In place: g[T] ← Σ_{S⊇T} (-1)^{|S|-|T|} g[S], the transpose of [`mobius_rows`]; it carries a
+/// In place: g\[T\] ← Σ_{S⊇T} (-1)^{|S|-|T|} g\[S\], the transpose of [`mobius_rows`]; it carries a
 /// gradient with respect to interactions back to the values.
 #[inline(always)]
 pub fn mobius_transpose_rows(a: &mut [f64], width: usize) {
     butterfly_rows(a, width, Butterfly::SupersetMobius);
 }
 
-/// In place: g[S] ← Σ_{T⊇S} g[T], the transpose of [`zeta_rows`].
+/// In place: g\[S\] ← Σ_{T⊇S} g\[T\], the transpose of [`zeta_rows`].
 #[inline(always)]
 pub fn zeta_transpose_rows(a: &mut [f64], width: usize) {
     butterfly_rows(a, width, Butterfly::SupersetZeta);

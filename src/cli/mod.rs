@@ -1,6 +1,6 @@
 //! The `interprim` command line (feature `cli`): exact interactions and AND-OR extraction from
 //! value vectors, the paper's replications, training, the ONNX conversion and the demo. clap
-//! parses, indicatif draws the library's progress events ([`progress`]); everything else is the
+//! parses, indicatif draws the library's progress events (`cli::progress`); everything else is the
 //! library's.
 
 mod convert;

@@ -97,7 +97,7 @@ pub struct DecompositionOptions {
     pub alpha: f64,
     /// |ε^(i)_T| ≤ eps_ratio·|v^(i)(x_N) − v^(i)(x_∅)| (default 0.02).
     pub eps_ratio: f64,
-    /// |γ̂^(i)_T| ≤ gamma_bounds[i]; `None`: gamma_ratio·|v^(i)(x_N) − v^(i)(x_∅)| of the sample.
+    /// |γ̂^(i)_T| ≤ `gamma_bounds[i]`; `None`: gamma_ratio·|v^(i)(x_N) − v^(i)(x_∅)| of the sample.
     /// A run over many samples sets [`gamma_bounds_over_samples`] (the authors' definition).
     pub gamma_bounds: Option<Vec<f64>>,
     /// Default 0.5.

@@ -20,11 +20,11 @@
 //! * projection onto C: per T, clip s_i to its box and project (d_i)_i onto
 //!   {∃ g: |d_i − g| ≤ τγ_i} by a 1-D piecewise-linear root in g (symmetric in the models);
 //! * projection onto the graph {(w, K w)}: w = (I + KᵀK)⁻¹(r_w + Kᵀ r_z). The Möbius matrix is
-//!   M = ⊗[[1,0],[−1,1]], so I + MᵀM = (⊗Q)(I + ⊗Λ)(⊗Q) with Q = [[1, φ],[φ, −1]]/√(1+φ²) a
+//!   M = ⊗`[[1,0],[−1,1]]`, so I + MᵀM = (⊗Q)(I + ⊗Λ)(⊗Q) with Q = `[[1, φ],[φ, −1]]`/√(1+φ²) a
 //!   symmetric involution (φ the golden ratio) applied by a butterfly of 2×2 rotations, and
 //!   I + ⊗Λ diagonal (1 + φ^{2(2|S|−n)}). The OR map, stored as K_or = Mᵀ with row N replaced by
 //!   o(∅) (so position U ≠ N holds −I_or(N∖U) and position N holds I_or(∅)), has
-//!   K_orᵀK_or = MMᵀ + e_∅e_∅ᵀ − e_Ne_Nᵀ: the same kind of butterfly (Q' = [[φ,1],[1,−φ]]/√(1+φ²))
+//!   K_orᵀK_or = MMᵀ + e_∅e_∅ᵀ − e_Ne_Nᵀ: the same kind of butterfly (Q' = `[[φ,1],[1,−φ]]`/√(1+φ²))
 //!   plus a rank-two Woodbury correction. Every step is Θ(m·n·2^n) with O(m·2^n) memory; no
 //!   matrix is ever formed.
 //!

@@ -5,7 +5,7 @@ use crate::{Error, Result};
 
 use super::Game;
 
-/// A game given by its value vector v[T] = v(x_T) for all 2^n coalitions (mask order, bit i =
+/// A game given by its value vector v\[T\] = v(x_T) for all 2^n coalitions (mask order, bit i =
 /// player i present), e.g. read from a .npy file or computed elsewhere.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VectorGame {

@@ -93,7 +93,7 @@ fn check_same_n(models: &[&Interactions]) -> Result<usize> {
 
 /// Generalization power by top-k (Definition 1): |∩_i topk^(i)| / k, separately for AND and OR.
 /// Returns (s_and, s_or) for one sample. The top-k sets are taken among the candidates of
-/// [`crate::sharing`] (reorganised interactions; OR terms of order ≤ 1, and an all-zero OR part,
+/// [`crate::metrics::sharing`] (reorganised interactions; OR terms of order ≤ 1, and an all-zero OR part,
 /// are structural zeros and never shared), and k is clipped to their number M (dividing by
 /// min(k, M)); a kind without candidates has s = 0. See [`crate::metrics::sharing::sharing_topk`] for the
 /// signed form and chance.
@@ -148,7 +148,7 @@ pub fn generalization_curve(
 }
 
 /// Threshold form: s^(i) = |Ω_shared| / |Ω^(i)| for one kind, where Ω^(i) are the interactions of
-/// model i with |I| > taus[i] and Ω_shared those salient in every model. 0 when Ω^(i) is empty.
+/// model i with |I| > `taus[i]` and Ω_shared those salient in every model. 0 when Ω^(i) is empty.
 pub fn generalization_power_threshold(
     models: &[&Interactions],
     taus: &[f64],
@@ -199,7 +199,7 @@ pub struct OrderSums {
     pub shared_neg: f64,
 }
 
-/// For each model and each order o = 0..=n: sums over salient S (|I| > taus[i]) of the positive
+/// For each model and each order o = 0..=n: sums over salient S (|I| > `taus[i]`) of the positive
 /// and negative parts, for all salient interactions and for the shared ones (salient, same kind
 /// and coalition, in every model). `kinds` selects AND, OR or both.
 pub fn order_distribution(

@@ -11,7 +11,7 @@
 //! seed ([`HeadSource::Fresh`]) so the pipeline runs before any training.
 //!
 //! Head: [`Pooling::Cls`] is Hugging Face's `BertForSequenceClassification` (pooler dense + tanh on
-//! [CLS], then `classifier`); [`Pooling::Mean`] is the sentence-transformers mean over the tokens of
+//! \[CLS\], then `classifier`); [`Pooling::Mean`] is the sentence-transformers mean over the tokens of
 //! the attention mask, then `classifier`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +43,7 @@ const HEAD_HINT: &str = "the fine-tuned head file is corrupt or was written for 
 /// How token states become one vector per sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
-    /// HF pooler: tanh(dense(h[CLS])).
+    /// HF pooler: tanh(dense(h\[CLS\])).
     Cls,
     /// Mean of the token states under the attention mask.
     Mean,
@@ -536,7 +536,7 @@ impl BertClassifier {
         &self.device
     }
 
-    /// The word-embedding matrix `(vocab_size, hidden)`: rows for baselines ([MASK], [PAD], mean).
+    /// The word-embedding matrix `(vocab_size, hidden)`: rows for baselines (\[MASK\], \[PAD\], mean).
     pub fn word_embeddings(&self) -> &Tensor {
         &self.word_embeddings
     }
@@ -679,7 +679,7 @@ impl BertClassifier {
     /// and its replacement row elsewhere; every token is attended (no padding).
     ///
     /// Equal to [`Self::forward_embeds`] on the masked embeddings up to float rounding. On the CPU
-    /// it runs the fused path of [`super::bert_cpu`], which computes the embedding LayerNorm and
+    /// it runs the fused CPU path (internal module `bert_cpu`), which computes the embedding LayerNorm and
     /// the first layer's query/key/value projections once per distinct row (2·len of them)
     /// rather than once per input and token; elsewhere it runs [`Self::forward_embeds`].
     /// Errors: shapes that do not match, `keep.len()` not a multiple of `len`, `len` outside

@@ -28,7 +28,7 @@ pub struct WordSpan {
     pub text: String,
     /// Byte range of the word in the input.
     pub bytes: Range<usize>,
-    /// Range of its tokens in [`Encoded::ids`] (which include [CLS] and [SEP]).
+    /// Range of its tokens in [`Encoded::ids`] (which include \[CLS\] and \[SEP\]).
     pub tokens: Range<usize>,
 }
 
@@ -39,7 +39,7 @@ pub struct Encoded {
     pub tokens: Vec<String>,
     /// Byte range of each token in the input; empty for special tokens.
     pub offsets: Vec<Range<usize>>,
-    /// Whether each token is a special token ([CLS], [SEP]).
+    /// Whether each token is a special token (\[CLS\], \[SEP\]).
     pub special: Vec<bool>,
     /// The words, in order; their token ranges partition the non-special tokens.
     pub words: Vec<WordSpan>,
@@ -160,7 +160,7 @@ impl TextTokenizer {
         &self.inner
     }
 
-    /// Encode one sentence with [CLS] and [SEP], and compute its word spans.
+    /// Encode one sentence with \[CLS\] and \[SEP\], and compute its word spans.
     pub fn encode(&self, text: &str) -> Result<Encoded, ModelError> {
         let enc = self
             .inner

@@ -42,7 +42,7 @@ pub struct ConversionSummary {
     pub type_vocab_size: usize,
     /// Number of tensors written.
     pub num_tensors: usize,
-    /// Whether the export carried the pooler (dense + tanh on [CLS]).
+    /// Whether the export carried the pooler (dense + tanh on \[CLS\]).
     pub has_pooler: bool,
     /// Initializers that are not BERT parameters (constants of the graph), left out.
     pub ignored: Vec<String>,

@@ -61,7 +61,7 @@ impl SampleValues {
 /// How one extraction of one sample ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExtractionRecord {
-    /// "generalizable" or "traditional <model>".
+    /// "generalizable" or `"traditional <model>"`.
     pub what: String,
     pub solver: SolverKind,
     pub initial_loss: f64,
