@@ -593,19 +593,25 @@ pub(crate) fn matmul_wt_fixed_k(
 #[cfg(test)]
 mod tests {
 
-    /// `x · wᵀ` with w stored `(n, k)`: a row's values have the same bits however many rows
-    /// share the call and however many threads run it (the decoders' shapes: k = 576, 640, 1024,
-    /// 1536, 2048; n beyond `COL_CHUNK`, as the output layers). Not so for tiny products: at k = 9, n = 16 panels of up
-    /// to 16 rows sum in another order than larger ones (measured; no model here has such a layer).
-    #[test]
-    fn matmul_wt_fixed_k_rows_do_not_change_the_sums() {
-        let mut seed = 3u64;
-        let mut rnd = move || {
+    /// Seeded uniform numbers in [−1, 1) (an LCG's high bits): test matrices.
+    fn uniform(seed: u64) -> impl FnMut() -> f32 {
+        let mut seed = seed;
+        move || {
             seed = seed
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        };
+        }
+    }
+
+    /// `x · wᵀ` with w stored `(n, k)`: a row's values have the same bits however many rows
+    /// share the call and however many threads run it (the decoders' shapes: k = 576, 640, 1024,
+    /// 1536, 2048; n beyond `COL_CHUNK`, as the output layers). Not so for tiny products: at
+    /// k = 9, n = 16 panels of up to 16 rows sum in another order than larger ones (measured; no
+    /// model here has such a layer).
+    #[test]
+    fn matmul_wt_fixed_k_rows_do_not_change_the_sums() {
+        let mut rnd = uniform(3);
         for (k, n) in [
             (64, 40),
             (576, 96),
@@ -660,13 +666,7 @@ mod tests {
     /// depends on k only (inner dimensions of BERT and the CNNs, on either side of 512).
     #[test]
     fn gemm_fixed_k_rows_do_not_change_the_sums() {
-        let mut seed = 1u64;
-        let mut rnd = move || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        };
+        let mut rnd = uniform(1);
         for (k, n) in [
             (9, 16),
             (144, 16),
