@@ -1,4 +1,6 @@
-//! Element-wise and attention kernels of the CPU BERT path ([`super::bert_cpu`]), on f32 slices.
+//! Element-wise and attention kernels of the CPU BERT path ([`super::bert_cpu`]), on f32 slices,
+//! and the fixed-order matrix products that path, the CNNs' ([`super::cnn_cpu`]) and the
+//! decoders' dense layers ([`super::decoder`]) run.
 //!
 //! Why own kernels: the profile of candle's BERT forward on CPU (BENCHMARKS.md, "Masked forward
 //! passes") spends as much time outside the matrix products as in them — GELU through scalar
@@ -18,9 +20,11 @@
 //! the two give identical results: Rust never contracts `a * b + c`, and every fused step is an
 //! explicit `mul_add`, which is correctly rounded with or without FMA hardware.
 //!
-//! Reproducibility: [`gemm_fixed_k`] runs the large products with a summation order fixed by the
-//! inner dimension alone, so a masked input's values are the same bits whatever the batch size,
-//! the thread count and the CPU's cache sizes (x86-64 with FMA: the `gemm` crate's FMA kernel).
+//! Reproducibility: [`gemm_fixed_k`] (row-major weights) and [`matmul_wt_fixed_k`] (weights
+//! stored `(out, in)`) run the large products with a summation order fixed by the inner
+//! dimension alone, so a masked input's values are the same bits whatever the batch size and the
+//! thread count (tested), and by construction whatever the CPU's cache sizes (not tested on
+//! another CPU; x86-64 with FMA: the `gemm` crate's FMA kernel).
 
 /// Numbers of the approximations (see [`erf`] and [`exp`]).
 mod coef {
@@ -424,6 +428,9 @@ pub(crate) unsafe fn gemm_fixed_k(
 }
 
 /// [`gemm_fixed_k`] with the right-hand side `(k, n)` at (row, column) strides `rhs.1`, `rhs.2`.
+/// The rows guarantee of [`gemm_fixed_k`] holds for a row-major right-hand side only: read as a
+/// column-major `wᵀ`, products of up to 8 rows sum in another order, which
+/// [`matmul_wt_fixed_k`] avoids by padding its panels to 16 rows.
 unsafe fn gemm_fixed_k_rhs(
     m: usize,
     n: usize,
@@ -506,7 +513,7 @@ const MIN_ROWS: usize = 16;
 /// sizes, for the decoders' layer shapes (k ≥ 64; test
 /// `matmul_wt_fixed_k_rows_do_not_change_the_sums`, which also records a tiny shape where this
 /// does not hold). Panels, and the column chunks of layers wider than [`COL_CHUNK`], run in
-/// parallel on rayon's pool when `par` is `Rayon`.
+/// parallel on the current rayon pool unless `par` is `None` (its thread count is not used).
 ///
 /// `x.len()` must be m·k and `w.len()` n·k (checked: the error names the shapes).
 pub(crate) fn matmul_wt_fixed_k(

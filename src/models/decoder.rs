@@ -44,11 +44,11 @@ pub(crate) fn md_f32_or(ct: &gguf_file::Content, key: &str, default: f32) -> f32
 ///
 /// On CPU with f32 tensors (the decoders' only configuration on CPU) the product runs through
 /// [`super::cpu_kernels::matmul_wt_fixed_k`], whose summation order depends on `in` alone: a
-/// masked prompt's logits are then the same bits whatever the batch size, the thread count and
-/// the CPU's cache sizes (candle's `x.matmul(&w.t())` sums in an order that changes with the
-/// number of rows for up to 8 rows and, for `in` > 512, with the L1 cache size; test
-/// `lm_masked_values_do_not_depend_on_batch_size_or_threads` in tests/next_word.rs). Elsewhere
-/// candle's matmul.
+/// masked prompt's logits are then the same bits whatever the batch size and the thread count
+/// (test `lm_masked_values_do_not_depend_on_batch_size_or_threads` in tests/next_word.rs) and, by
+/// construction, the CPU's cache sizes (candle's `x.matmul(&w.t())` sums in an order that changes
+/// with the number of rows for up to 8 rows and, for `in` > 512, with the L1 cache size; the
+/// attention products, per sequence, stay with candle). Elsewhere candle's matmul.
 pub(crate) fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
     if !(x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32) {
         return x.broadcast_matmul(&w.t()?);
