@@ -131,10 +131,25 @@ fn check(name: &str, study: &Study) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let other = perturbed(study, 7, dir.path());
     let (problems, largest) = compare(name, study, &other);
+    // lines per printed output, most first: where the instability is
+    let mut per_output: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in &problems {
+        let label = p[name.len()..].trim_start();
+        let label = label.split(':').next().unwrap_or(label);
+        *per_output.entry(label).or_default() += 1;
+    }
+    let mut per_output: Vec<(&str, usize)> = per_output.into_iter().collect();
+    per_output.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let per_output: Vec<String> = per_output
+        .iter()
+        .map(|(label, count)| format!("{label} {count}"))
+        .collect();
     eprintln!(
-        "{name}: {} samples; largest relative change of a printed number under {PERTURBATION:e} relative noise on the values: {largest:.2e}; {} lines differ beyond the notebook tolerance",
+        "{name}: {} samples; largest relative change of a printed number under {PERTURBATION:e} relative noise on the values: {largest:.2e}; {} lines differ beyond the notebook tolerance{}{}",
         study.results.len(),
-        problems.len()
+        problems.len(),
+        if per_output.is_empty() { "" } else { "; by output: " },
+        per_output.join(", ")
     );
     problems
 }
