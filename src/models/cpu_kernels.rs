@@ -512,8 +512,8 @@ const MIN_ROWS: usize = 16;
 /// rows. Then a row's values are the same bits whatever m, the thread count and the CPU's cache
 /// sizes, for the decoders' layer shapes (k ≥ 64; test
 /// `matmul_wt_fixed_k_rows_do_not_change_the_sums`, which also records a tiny shape where this
-/// does not hold). Panels, and the column chunks of layers wider than [`COL_CHUNK`], run in
-/// parallel on the current rayon pool unless `par` is `None` (its thread count is not used).
+/// does not hold). With `parallel`, panels and the column chunks of layers wider than
+/// [`COL_CHUNK`] run on the current rayon pool.
 ///
 /// `x.len()` must be m·k and `w.len()` n·k (checked: the error names the shapes).
 pub(crate) fn matmul_wt_fixed_k(
@@ -522,7 +522,7 @@ pub(crate) fn matmul_wt_fixed_k(
     m: usize,
     n: usize,
     k: usize,
-    par: gemm::Parallelism,
+    parallel: bool,
 ) -> Result<Vec<f32>, String> {
     use rayon::prelude::*;
     if x.len() != m * k || w.len() != n * k {
@@ -540,7 +540,6 @@ pub(crate) fn matmul_wt_fixed_k(
     // output layer also runs on every core when the batch is one panel
     let chunks = n.div_ceil(COL_CHUNK).max(1);
     let cc = n.div_ceil(chunks);
-    let parallel = !matches!(par, gemm::Parallelism::None);
     // rows_run × cn product of a panel with columns c0..c0 + cn, into `dst`
     let product = |xp: &[f32], rows_run: usize, c0: usize, cn: usize, dst: &mut [f32]| {
         // SAFETY: xp holds rows_run·k floats; w's rows c0..c0 + cn are cn·k floats from c0·k,
@@ -590,9 +589,10 @@ pub(crate) fn matmul_wt_fixed_k(
         }
     };
     let panels = x.chunks(PANEL_ROWS * k).zip(out.chunks_mut(PANEL_ROWS * n));
-    match par {
-        gemm::Parallelism::None => panels.for_each(panel),
-        _ => panels.par_bridge().for_each(panel),
+    if parallel {
+        panels.par_bridge().for_each(panel)
+    } else {
+        panels.for_each(panel)
     }
     Ok(out)
 }
@@ -632,25 +632,21 @@ mod tests {
             let rows = 300;
             let x: Vec<f32> = (0..rows * k).map(|_| rnd()).collect();
             let w: Vec<f32> = (0..n * k).map(|_| rnd()).collect();
-            let product = |m: usize, par: gemm::Parallelism| -> Vec<u32> {
-                matmul_wt_fixed_k(&x[..m * k], &w, m, n, k, par)
+            let product = |m: usize, parallel: bool| -> Vec<u32> {
+                matmul_wt_fixed_k(&x[..m * k], &w, m, n, k, parallel)
                     .unwrap()
                     .iter()
                     .map(|v| v.to_bits())
                     .collect()
             };
-            let all = product(rows, gemm::Parallelism::None);
+            let all = product(rows, false);
             for m in (1..=40).chain([64, 127, 128, 129, 200]) {
-                assert_eq!(
-                    product(m, gemm::Parallelism::None),
-                    all[..m * n],
-                    "k = {k}, n = {n}, m = {m}"
-                );
+                assert_eq!(product(m, false), all[..m * n], "k = {k}, n = {n}, m = {m}");
             }
             assert_eq!(
-                product(rows, gemm::Parallelism::Rayon(2)),
+                product(rows, true),
                 all,
-                "k = {k}, n = {n}, 2 threads"
+                "k = {k}, n = {n}, panels in parallel"
             );
             // and it is the product: against an f64 sum
             for r in [0, rows - 1] {
@@ -666,7 +662,7 @@ mod tests {
                 }
             }
         }
-        assert!(matmul_wt_fixed_k(&[0.0; 3], &[0.0; 4], 1, 2, 2, gemm::Parallelism::None).is_err());
+        assert!(matmul_wt_fixed_k(&[0.0; 3], &[0.0; 4], 1, 2, 2, false).is_err());
     }
 
     /// A row's product has the same bits however many rows share the call: the summation order

@@ -69,12 +69,8 @@ pub(crate) fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
         };
         let xs = &xs.as_slice::<f32>()?[xl.start_offset()..][..rows * inp];
         let ws = &ws.as_slice::<f32>()?[wl.start_offset()..][..out * inp];
-        let par = if rows * out * inp >= 1 << 20 {
-            gemm::Parallelism::Rayon(rayon::current_num_threads())
-        } else {
-            gemm::Parallelism::None
-        };
-        super::cpu_kernels::matmul_wt_fixed_k(xs, ws, rows, out, inp, par)
+        let parallel = rows * out * inp >= 1 << 20;
+        super::cpu_kernels::matmul_wt_fixed_k(xs, ws, rows, out, inp, parallel)
             .map_err(candle_core::Error::msg)?
     };
     let mut shape = dims;
