@@ -91,13 +91,15 @@ fn perturbed(study: &Study, seed: u64, dir: &std::path::Path) -> Study {
     .unwrap()
 }
 
-/// Compare the two studies' texts line by line; returns the mismatches and the largest relative
-/// change of any number.
-fn compare(name: &str, a: &Study, b: &Study) -> (Vec<String>, f64) {
+/// Compare the two studies' texts line by line; returns the mismatches, how many each printed
+/// output contributes (most first) and the largest relative change of any number.
+fn compare(name: &str, a: &Study, b: &Study) -> (Vec<String>, Vec<(String, usize)>, f64) {
     let (ta, tb) = (texts(a), texts(b));
     let mut problems = Vec::new();
+    let mut per_output: Vec<(String, usize)> = Vec::new();
     let mut largest: f64 = 0.0;
     for ((label, x), (_, y)) in ta.iter().zip(&tb) {
+        let before = problems.len();
         let (xl, yl): (Vec<&str>, Vec<&str>) = (x.lines().collect(), y.lines().collect());
         if xl.len() != yl.len() {
             problems.push(format!(
@@ -105,41 +107,36 @@ fn compare(name: &str, a: &Study, b: &Study) -> (Vec<String>, f64) {
                 xl.len(),
                 yl.len()
             ));
-            continue;
-        }
-        for (l1, l2) in xl.iter().zip(&yl) {
-            if let Some(why) = line_mismatch(l1, l2, DEFAULT_RTOL) {
-                problems.push(format!(
-                    "{name} {label}: {why}\n    unperturbed: {l1}\n    perturbed:   {l2}"
-                ));
-            }
-            for (p, q) in tokens(l1).iter().zip(&tokens(l2)) {
-                if let (Tok::Num(p, _), Tok::Num(q, _)) = (p, q) {
-                    let scale = p.abs().max(q.abs());
-                    if scale > 1e-9 {
-                        largest = largest.max((p - q).abs() / scale);
+        } else {
+            for (l1, l2) in xl.iter().zip(&yl) {
+                if let Some(why) = line_mismatch(l1, l2, DEFAULT_RTOL) {
+                    problems.push(format!(
+                        "{name} {label}: {why}\n    unperturbed: {l1}\n    perturbed:   {l2}"
+                    ));
+                }
+                for (p, q) in tokens(l1).iter().zip(&tokens(l2)) {
+                    if let (Tok::Num(p, _), Tok::Num(q, _)) = (p, q) {
+                        let scale = p.abs().max(q.abs());
+                        if scale > 1e-9 {
+                            largest = largest.max((p - q).abs() / scale);
+                        }
                     }
                 }
             }
         }
+        if problems.len() > before {
+            per_output.push((label.clone(), problems.len() - before));
+        }
     }
-    (problems, largest)
+    per_output.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    (problems, per_output, largest)
 }
 
 /// The perturbed study's mismatching lines (empty when stable); prints the measured sensitivity.
 fn check(name: &str, study: &Study) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let other = perturbed(study, 7, dir.path());
-    let (problems, largest) = compare(name, study, &other);
-    // lines per printed output, most first: where the instability is
-    let mut per_output: std::collections::BTreeMap<&str, usize> = Default::default();
-    for p in &problems {
-        let label = p[name.len()..].trim_start();
-        let label = label.split(':').next().unwrap_or(label);
-        *per_output.entry(label).or_default() += 1;
-    }
-    let mut per_output: Vec<(&str, usize)> = per_output.into_iter().collect();
-    per_output.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let (problems, per_output, largest) = compare(name, study, &other);
     let per_output: Vec<String> = per_output
         .iter()
         .map(|(label, count)| format!("{label} {count}"))
