@@ -94,7 +94,8 @@
 //! perturbation_spread`): minimising loss + μ/2·‖I‖² with t = 10⁻² (a different objective; its
 //! solutions' LP losses were 0.001 % to 0.2 % above the certified optima) the same noise still
 //! moved single interactions by 1.9·10⁻⁴ to 8.4·10⁻⁴ of the largest one, against 4.3·10⁻⁴ to
-//! 1.1·10⁻² at the LP optimum (tol 10⁻¹⁰, the same command without the three settings): 20 to
+//! 1.1·10⁻² at the LP optimum (tol 10⁻¹⁰, the same command without the three settings, the same
+//! day; 3·10⁻⁴ to 9·10⁻³ in the earlier measurement above): 20 to
 //! 80 times the noise, while the notebooks print interactions to four digits. This is a
 //! property of the problem, not of the solver: the solution set of a linear program moves
 //! discontinuously with its data when the optimum is not unique, so no selection from it
