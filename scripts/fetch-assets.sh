@@ -171,8 +171,8 @@ fetch_minilm_l3() {
   need "$d/config.json" "$SHA_L3_CONFIG" && c=1
   if ((m + c)); then
     command -v cargo >/dev/null || die "cargo is needed to convert the ONNX model (install Rust)"
-    log "convert  onnx/paraphrase-MiniLM-L3-v2.onnx -> minilm-l3/ (the release build of interprim, the same as the main job)"
-    cargo run --quiet --release --manifest-path "$REPO/Cargo.toml" --bin interprim -- convert-onnx \
+    log "convert  onnx/paraphrase-MiniLM-L3-v2.onnx -> minilm-l3/ (builds interprim in release mode first, the same build as the main job: minutes on a fresh checkout; cargo shows its progress)"
+    cargo run --release --manifest-path "$REPO/Cargo.toml" --bin interprim -- convert-onnx \
       "$onnx" "$d/model.safetensors" \
       --config-template "$ASSETS/minilm-l6/config.json" --config-out "$d/config.json" >&2 ||
       die "the ONNX -> safetensors conversion failed (see the message above)"
