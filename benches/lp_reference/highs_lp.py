@@ -58,15 +58,14 @@ def build(values):
     eps = [EPS_RATIO * s for s in span]
     gamma = [GAMMA_RATIO * s for s in span]
     eye = sp.identity(size, format="csr")
-    stages = []  # stage l: x[S] -= x[S ^ 2^l] for S containing player l
-    for level in range(n):
-        h = 1 << level
-        rows, cols, vals = [], [], []
-        for s in range(size):
-            rows.append(s), cols.append(s), vals.append(1.0)
-            if s & h:
-                rows.append(s), cols.append(s ^ h), vals.append(-1.0)
-        stages.append(sp.csr_matrix((vals, (rows, cols)), shape=(size, size)))
+    # stage l: x[S] -= x[S ^ 2^l] for S containing player l
+    stages = [
+        eye - sp.csr_matrix(
+            (np.ones(size // 2), ([s for s in range(size) if s & (1 << level)],
+                                  [s ^ (1 << level) for s in range(size) if s & (1 << level)])),
+            shape=(size, size))
+        for level in range(n)
+    ]
     full = size - 1
     reverse = sp.csr_matrix(
         (np.ones(size), (np.arange(size), [full & ~t for t in range(size)])), shape=(size, size)
@@ -91,13 +90,20 @@ def build(values):
     rows, lower, upper = [], [], []
 
     def row(coeffs, lo, hi):
-        rows.append(coeffs), lower.append(lo), upper.append(hi)
+        rows.append(coeffs)
+        lower.append(lo)
+        upper.append(hi)
 
     zero, ninf = np.zeros(size), np.full(size, -np.inf)
+    # the OR map: I_or(S) = -(Moebius of the reversed inputs)(S) for S != empty, and
+    # I_or(empty) = w(empty)
+    or_first = stages[0] @ reverse
+    drop0 = sp.diags(np.r_[0.0, np.full(size - 1, -1.0)])
+    pick0 = sp.csr_matrix(([1.0], ([0], [0])), shape=(size, size))
     for kind in range(2):
         sign = 1.0 if kind == 0 else -1.0
         for i in range(m):
-            first = stages[0] if kind == 0 else stages[0] @ reverse
+            first = stages[0] if kind == 0 else or_first
             rhs = -(first @ values[i]) / 2
             row({("eps", i): 0.5 * first, "gbar": sign * first, ("ghat", i): sign * first,
                  ("x", kind, i, 1): -eye}, rhs, rhs)
@@ -107,9 +113,6 @@ def build(values):
             if kind == 0:
                 row({("x", kind, i, n): eye, ("z", kind, i): -eye}, zero, zero)
             else:
-                # I_or(S) = -(Moebius of the reversed inputs)(S) for S != empty; I_or(empty) = w(empty)
-                drop0 = sp.diags(np.r_[0.0, np.full(size - 1, -1.0)])
-                pick0 = sp.csr_matrix(([1.0], ([0], [0])), shape=(size, size))
                 rhs = np.zeros(size)
                 rhs[0] = -values[i][0] / 2
                 row({("x", kind, i, n): drop0, ("z", kind, i): -eye, ("eps", i): 0.5 * pick0,
@@ -119,8 +122,10 @@ def build(values):
                     row({("z", kind, i): s * eye, bound: -eye}, ninf, zero)
     empty = sp.csr_matrix((size, size))
     a = sp.bmat([[r.get(b[0], empty) for b in blocks] for r in rows], format="csc")
-    col = lambda k: np.concatenate([np.full(size, b[k]) for b in blocks])
-    return a, col(3), col(1), col(2), np.concatenate(lower), np.concatenate(upper)
+    def column(field):
+        return np.concatenate([np.full(size, b[field]) for b in blocks])
+
+    return a, column(3), column(1), column(2), np.concatenate(lower), np.concatenate(upper)
 
 
 def solve(problem, method):

@@ -207,8 +207,8 @@ impl DigitClassifier {
     }
 
     /// Logits (batch, 2) of `images` (concatenated 784-pixel images), evaluation mode. For a
-    /// file loaded on the CPU this runs the fused CPU path (internal module `cnn_cpu`) (equal to candle's
-    /// to float rounding; [`Self::logits_tensor_candle`] is candle's).
+    /// file loaded on the CPU this runs the fused CPU path of the internal module `cnn_cpu`, equal
+    /// to candle's to float rounding ([`Self::logits_tensor_candle`] is candle's).
     pub fn logits_tensor(&self, images: &[f32]) -> Result<Tensor> {
         check_images(images)?;
         let b = images.len() / PIXELS;
