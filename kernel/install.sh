@@ -156,7 +156,9 @@ else
     die "jupyter kernelspec install failed"
   log "kernel spec installed (${where[*]})"
 fi
-"$JUPYTER_BIN" kernelspec list 2>/dev/null | grep -q '^ *interprim ' || die "kernel 'interprim' not visible to $JUPYTER_BIN"
+# grep without -q reads the whole list: with -q it exits at the first match, jupyter then dies of
+# SIGPIPE and pipefail fails the check although the kernel is there
+"$JUPYTER_BIN" kernelspec list 2>/dev/null | grep '^ *interprim ' >/dev/null || die "kernel 'interprim' not visible to $JUPYTER_BIN"
 
 # --- 5. prebuild ------------------------------------------------------------------------------------
 if [[ $PREBUILD == 1 ]]; then
