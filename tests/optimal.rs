@@ -1,4 +1,4 @@
-//! The certified solver (src/decomposition/optimal.rs) against an independent formulation: the same loss as a
+//! The certified solver (src/decomposition/optimal/) against an independent formulation: the same loss as a
 //! dense LP (epigraph variables, dense Möbius/OR matrices from tests/common/dense.rs) solved by
 //! microlp's simplex, for Eq. 4 (one model) and Eq. 6 (two and three models, several α).
 

@@ -4,8 +4,14 @@
 //! optimisation can be reproduced (`--solver sgd`).
 
 use super::objective::{Objective, Params};
-use super::LossPoint;
 use crate::{Error, Result};
+
+/// One point of the loss trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossPoint {
+    pub iteration: usize,
+    pub loss: f64,
+}
 
 /// How the learning rate moves over the iterations.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
