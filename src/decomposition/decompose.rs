@@ -3,13 +3,12 @@
 
 use std::time::Instant;
 
-use super::objective::{Objective, Params};
+use super::objective::{check_model_values, Objective, Params};
 use super::optimal::{self, GapPoint};
 use super::options::{check_ratio, span, value_range, DecompositionOptions, Method, SolverKind};
 use super::result::{Decomposition, SolverReport};
 use super::sgd::{self, LossPoint};
 use crate::coalition::players_for_len;
-use crate::transform::check_values;
 use crate::{Error, Result};
 
 /// Called with (iteration, max iterations, loss) as the solver goes.
@@ -23,8 +22,9 @@ pub fn memory_mib(n: usize, m: usize) -> u64 {
     need.div_ceil(1 << 20)
 }
 
-/// Check value vectors before any allocation: at least one, equal lengths 2^n, finite, and small
-/// enough that the transforms stay finite in f64 (|I(S)| ≤ 2^|S|·max|v|).
+/// Check value vectors before any allocation: at least one, equal lengths 2^n, finite, each all
+/// zero or of normal magnitude (largest |v| ≥ 2.2e-308), and small enough that the transforms
+/// stay finite in f64 (|I(S)| ≤ 2^|S|·max|v|).
 pub fn check_inputs(values: &[&[f64]]) -> Result<usize> {
     let first = values
         .first()
@@ -37,13 +37,7 @@ pub fn check_inputs(values: &[&[f64]]) -> Result<usize> {
         ));
     }
     for (i, v) in values.iter().enumerate() {
-        if v.len() != first.len() {
-            return Err(Error::MismatchedLengths {
-                first: first.len(),
-                other: v.len(),
-            });
-        }
-        check_values(v, &format!("model {}", i + 1))?;
+        check_model_values(v, first.len(), i)?;
         crate::transform::check_range(v, &format!("model {}", i + 1))?;
     }
     Ok(n)
@@ -271,6 +265,40 @@ mod tests {
             decompose(&[&v, &v], Method::Traditional, &d, None),
             Err(Error::WrongModelCount(_))
         ));
+    }
+
+    /// Issue 27.9: an SGD that takes no step (niter 0 or 1, a learning rate of 0) used to exit
+    /// reporting "converged"; such settings are refused, naming the setting and its range.
+    #[test]
+    fn an_sgd_that_cannot_move_is_refused() {
+        let v = vec![0.0, 1.0, 2.0, 4.0];
+        for niter in [0, 1] {
+            let e = decompose_traditional(&v, &DecompositionOptions::sgd(niter)).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidSetting { name: "niter", .. }),
+                "{e}"
+            );
+            assert!(e.to_string().contains("≥ 2"), "{e}");
+        }
+        let mut opts = DecompositionOptions::sgd(100);
+        opts.sgd_generalizable.lr = Some(0.0);
+        let e = decompose_generalizable(&[&v, &v], &opts).unwrap_err();
+        assert!(matches!(e, Error::InvalidSetting { name: "lr", .. }), "{e}");
+        assert!(e.to_string().contains("> 0"), "{e}");
+        let mut opts = DecompositionOptions::sgd(100);
+        opts.sgd_traditional.lr_per_unit_range = 0.0;
+        let e = decompose_traditional(&v, &opts).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::InvalidSetting {
+                name: "lr_per_unit_range",
+                ..
+            }
+        ));
+        // the smallest SGD that moves runs, and a positive learning rate however small
+        let mut opts = DecompositionOptions::sgd(2);
+        opts.sgd_traditional.lr = Some(1e-300);
+        assert!(decompose_traditional(&v, &opts).is_ok());
     }
 
     #[test]

@@ -35,4 +35,4 @@ pub use sgd::{
 
 /// Bumped whenever a change of this module changes extraction results, so that a resumed run
 /// never reuses a result computed by another version (part of every run fingerprint).
-pub const ALGORITHM_VERSION: u32 = 2;
+pub const ALGORITHM_VERSION: u32 = 3;

@@ -68,10 +68,14 @@ pub struct DecompositionOptions {
     pub sgd_generalizable: Optimizer,
     /// Weight of the L1 term in the generalizable loss; the row-max term has 1 − α (default 0.1).
     pub alpha: f64,
-    /// |ε^(i)_T| ≤ eps_ratio·|v^(i)(x_N) − v^(i)(x_∅)| (default 0.02).
+    /// |ε^(i)_T| ≤ eps_ratio·|v^(i)(x_N) − v^(i)(x_∅)| (default 0.02). A ratio that makes every
+    /// |v^(i)(x_T)| ≤ τε has the optimum 0 (ε = −v, γ = 0), which the optimal solver returns at
+    /// once.
     pub eps_ratio: f64,
     /// |γ̂^(i)_T| ≤ `gamma_bounds[i]`; `None`: gamma_ratio·|v^(i)(x_N) − v^(i)(x_∅)| of the sample.
-    /// A run over many samples sets [`gamma_bounds_over_samples`] (the authors' definition).
+    /// A run over many samples sets [`gamma_bounds_over_samples`] (the authors' definition). A
+    /// bound above twice the initial loss cannot bind at any optimum: the optimal solver solves it
+    /// as that cap, i.e. as a free γ̂ ([`crate::decomposition::optimal`], "Degenerate inputs").
     pub gamma_bounds: Option<Vec<f64>>,
     /// Default 0.5.
     pub gamma_ratio: f64,
@@ -125,6 +129,8 @@ impl DecompositionOptions {
         }
     }
 
+    /// Errors: [`Error::InvalidSetting`] naming the first setting out of its range (both SGD
+    /// settings are checked whichever solver runs).
     pub(super) fn validate(&self) -> Result<()> {
         self.sgd_traditional.validate()?;
         self.sgd_generalizable.validate()?;

@@ -14,7 +14,9 @@ pub struct SolverReport {
     pub lr: Option<f64>,
     /// The optimal solver's requested relative gap.
     pub tol: Option<f64>,
-    /// The optimal solver's certified relative primal-dual gap (loss − dual bound)/loss ≥ 0.
+    /// The optimal solver's certified relative primal-dual gap
+    /// (loss − dual bound)/max(loss, 10⁻⁶·initial loss) ≥ 0 ([`crate::decomposition::optimal`],
+    /// "The certificate").
     pub duality_gap: Option<f64>,
     /// The optimal solver's certified lower bound of the optimal loss.
     pub dual_bound: Option<f64>,

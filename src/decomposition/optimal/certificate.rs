@@ -15,8 +15,25 @@ pub struct GapPoint {
     pub loss: f64,
     /// Best dual bound so far (a lower bound of the optimum).
     pub dual_bound: f64,
-    /// (loss − dual_bound)/loss.
+    /// (loss − dual_bound)/max(loss, [`LOSS_FLOOR`]·initial loss), ≥ 0.
     pub gap: f64,
+}
+
+/// Losses below this fraction of the initial loss L₀ (the loss at γ = ε = 0) are measured
+/// against LOSS_FLOOR·L₀ in the relative gap, so that a zero or tiny optimum can be certified:
+/// then converged means an absolute gap of at most tol·LOSS_FLOOR·L₀. The optimum of an ordinary
+/// problem is 10-50 % of L₀, far above it.
+pub const LOSS_FLOOR: f64 = 1e-6;
+
+/// The relative gap (loss − bound)/max(loss, [`LOSS_FLOOR`]·initial), ≥ 0; 0 when loss and
+/// initial loss are both 0.
+pub(super) fn relative_gap(loss: f64, bound: f64, initial: f64) -> f64 {
+    let scale = loss.max(LOSS_FLOOR * initial);
+    if scale > 0.0 {
+        ((loss - bound) / scale).max(0.0)
+    } else {
+        0.0
+    }
 }
 
 /// Called at every recorded trajectory point.

@@ -6,7 +6,7 @@
 //! certificate ([`super::certificate`]) and, once the first-order gap is small, polishes
 //! ([`super::polish`]).
 
-use super::certificate::{GapObserver, GapPoint};
+use super::certificate::{relative_gap, GapObserver, GapPoint};
 use super::options::OptimalOptions;
 use super::problem::{Problem, Vars};
 use std::time::Instant;
@@ -36,14 +36,7 @@ impl Solver {
     pub(super) fn new(problem: Problem, opts: &OptimalOptions) -> Self {
         // scale of the interactions at γ = ε = 0
         let (m, len) = (problem.m, problem.len);
-        let mut z0 = Vars::zeros(m, len);
-        for i in 0..m {
-            for t in 0..len {
-                z0.data[i][t] = 0.5 * problem.values[i][t];
-                z0.data[m + i][t] = 0.5 * problem.values[i][t];
-            }
-        }
-        problem.forward(&mut z0);
+        let z0 = problem.zero_point();
         let zsq: f64 = z0.data[2 * m..]
             .iter()
             .map(|v| v.iter().map(|x| x * x).sum::<f64>())
@@ -94,48 +87,25 @@ impl Solver {
         let start = Instant::now();
         let p = &self.problem;
         let (m, len) = (p.m, p.len);
-        // start: γ = ε = 0, both halves v/2; dual zero
-        let mut zeta = Vars::zeros(m, len);
-        for i in 0..m {
-            for t in 0..len {
-                zeta.data[i][t] = 0.5 * p.values[i][t];
-                zeta.data[m + i][t] = 0.5 * p.values[i][t];
-            }
-        }
-        p.forward(&mut zeta);
+        // start: γ = ε = 0; dual zero
+        let mut zeta = p.zero_point();
         let mut best_w = zeta.clone();
-        let mut best_loss = p.loss_z(&zeta);
+        // the loss at γ = ε = 0, > 0 (solve returns the zero optimum before the loop)
+        let initial = p.loss_z(&zeta);
+        let mut best_loss = initial;
         let mut best_dual = 0.0f64; // the loss is ≥ 0
         let mut trajectory = Vec::new();
         let record = |it: usize, loss: f64, dual: f64, tr: &mut Vec<GapPoint>| -> GapPoint {
-            let gap = if loss > 0.0 {
-                ((loss - dual) / loss).max(0.0)
-            } else {
-                0.0
-            };
             let g = GapPoint {
                 iteration: it,
                 seconds: start.elapsed().as_secs_f64(),
                 loss,
                 dual_bound: dual,
-                gap,
+                gap: relative_gap(loss, dual, initial),
             };
             tr.push(g);
             g
         };
-        if best_loss == 0.0 {
-            let g = record(0, 0.0, 0.0, &mut trajectory);
-            if let Some(obs) = observer.as_mut() {
-                obs(&g);
-            }
-            return RunResult {
-                w: best_w,
-                dual: 0.0,
-                iterations: 0,
-                seconds: start.elapsed().as_secs_f64(),
-                trajectory,
-            };
-        }
         let mut rho = self.rho;
         let mu = self.mu;
         let mut anchor = zeta.clone();
@@ -249,7 +219,7 @@ impl Solver {
                 best_loss = loss;
                 best_w.data.clone_from(&scratch.data);
             }
-            let gap_now = (best_loss - best_dual) / best_loss;
+            let gap_now = relative_gap(best_loss, best_dual, initial);
             // polish once the first-order gap is small, then at doubling intervals while it
             // does not close the gap (each polish costs a few hundred iterations' worth)
             if opts.polish_every > 0
@@ -267,7 +237,7 @@ impl Solver {
                 }
                 polish_interval = polish_interval.saturating_mul(2);
             }
-            let gap = ((best_loss - best_dual) / best_loss).max(0.0);
+            let gap = relative_gap(best_loss, best_dual, initial);
             let done = gap <= opts.tol
                 || last
                 || opts

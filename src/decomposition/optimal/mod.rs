@@ -38,9 +38,29 @@
 //! λ = −K⁻ᵀc; (c) the polished pair. Each λ is scaled into the ball, and
 //! dual_bound = −σ_C(c)/scale is a lower bound of the optimum up to floating-point rounding of
 //! the butterflies (the equality above holds exactly by construction, not up to a tolerance)
-//! (`certificate.rs`). The reported gap is (loss − dual_bound)/loss ≥ 0, loss being
-//! [`Objective::loss`](crate::decomposition::Objective::loss) at the returned parameters, which
-//! are exactly feasible (ε and γ̂ clipped into their boxes).
+//! (`certificate.rs`). The reported gap is (loss − dual_bound)/max(loss, [`LOSS_FLOOR`]·L₀) ≥ 0,
+//! loss being [`Objective::loss`](crate::decomposition::Objective::loss) at the returned
+//! parameters, which are exactly feasible (ε and γ̂ clipped into their boxes), and L₀ the loss
+//! at γ = ε = 0 (the decomposition's initial loss). For every ordinary problem the optimum is
+//! far above 10⁻⁶·L₀ and the gap is the plain relative gap (loss − dual_bound)/loss; the floor
+//! only keeps a zero or tiny optimum certifiable, where a relative gap would ask for digits that
+//! f64 does not hold: there "converged" means an absolute gap of at most tol·10⁻⁶·L₀.
+//!
+//! # Degenerate inputs
+//! * **Zero optimum.** All interactions vanish iff v_and = v_or = 0, i.e. γ = 0 and ε = −v, which
+//!   is feasible iff every |v_i(T)| ≤ τε_i (e.g. a large `eps_ratio`). [`solve`] checks this
+//!   first and returns that point, loss 0 and gap 0, at iteration 0.
+//! * **Boxes too wide to bind.** At any point whose loss is at most L₀ (so at every optimum),
+//!   each model's interactions have ‖I_and‖₁ + ‖I_or‖₁ ≤ L₀, hence |ε_i| ≤ L₀ + max|v_i| and the
+//!   γ̂_i can be chosen with |γ̂_i| ≤ L₀. A bound τε_i above 2·(L₀ + max|v_i|) or τγ_i above
+//!   2·L₀ is therefore solved as that cap: the optimum is the same (the returned parameters
+//!   satisfy the bound given), and a huge bound such as 10²⁰⁰ acts as a free variable instead of
+//!   setting the scale the problem is solved at.
+//! * **Extreme magnitudes.** The loss is positively homogeneous in the values and bounds, so
+//!   values whose largest magnitude leaves [2⁻⁶⁴, 2⁶⁴] are solved scaled by an exact power of
+//!   two and the result scaled back. Values of subnormal magnitude (not all zero, but all below
+//!   2.2·10⁻³⁰⁸) are refused by [`Objective::new`](crate::decomposition::Objective::new): f64
+//!   holds them with fewer than 52 bits.
 //!
 //! # Uniqueness (tie-break)
 //! The LP optimum is often a face, not a point. With `tie_break` = t > 0 the first-order phase
@@ -81,6 +101,6 @@ mod solve;
 #[cfg(test)]
 mod testing;
 
-pub use certificate::{GapObserver, GapPoint};
+pub use certificate::{GapObserver, GapPoint, LOSS_FLOOR};
 pub use options::OptimalOptions;
 pub use solve::{solve, OptimalSolution};

@@ -5,7 +5,9 @@ use crate::{Error, Result};
 /// Settings of [`solve`].
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptimalOptions {
-    /// Stop when the certified relative gap (loss − dual_bound)/loss is at most this.
+    /// Stop when the certified relative gap (loss − dual_bound)/loss is at most this (a loss
+    /// below [`LOSS_FLOOR`](super::LOSS_FLOOR) times the initial loss is measured against that
+    /// floor instead); in (0, 1).
     pub tol: f64,
     /// At most this many first-order iterations.
     pub max_iter: usize,

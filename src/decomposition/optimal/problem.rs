@@ -405,6 +405,20 @@ impl Problem {
         total
     }
 
+    /// The point γ = ε = 0: a_i = o_i = v_i/2, and z = K w.
+    pub(super) fn zero_point(&self) -> Vars {
+        let (m, len) = (self.m, self.len);
+        let mut u = Vars::zeros(m, len);
+        for i in 0..m {
+            for t in 0..len {
+                u.data[i][t] = 0.5 * self.values[i][t];
+                u.data[m + i][t] = 0.5 * self.values[i][t];
+            }
+        }
+        self.forward(&mut u);
+        u
+    }
+
     /// z = K w for the w part of `u`.
     #[inline(always)]
     pub(super) fn forward(&self, u: &mut Vars) {

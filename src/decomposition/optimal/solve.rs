@@ -1,13 +1,11 @@
 //! [`solve`]: the checks, the scaling to ordinary magnitudes, and the assembly of the result
 //! from the loop's best point and bound.
 
-use super::certificate::{GapObserver, GapPoint};
+use super::certificate::{relative_gap, GapObserver, GapPoint};
 use super::halpern::Solver;
 use super::options::{bad, OptimalOptions};
 use super::problem::Problem;
-use crate::coalition::players_for_len;
 use crate::decomposition::objective::{Objective, Params};
-use crate::transform::check_values;
 use crate::{Error, Result};
 
 /// The outcome of [`solve`].
@@ -20,7 +18,8 @@ pub struct OptimalSolution {
     pub loss: f64,
     /// A certified lower bound of the optimal loss.
     pub dual_bound: f64,
-    /// (loss − dual_bound)/loss, ≥ 0 (0 when the loss is 0).
+    /// (loss − dual_bound)/max(loss, [`LOSS_FLOOR`](super::LOSS_FLOOR)·L₀), ≥ 0, L₀ being the
+    /// loss at γ = ε = 0 (module docs, "The certificate"); 0 at a zero optimum.
     pub gap: f64,
     pub iterations: usize,
     pub seconds: f64,
@@ -36,6 +35,11 @@ pub struct OptimalSolution {
 /// `gamma_bounds = Some(τγ)` is generalizable extraction (Eq. 6: γ̄ free, |γ̂_i| ≤ τγ_i), `None`
 /// traditional extraction (Eq. 4) of a single model with a free γ (then `values` must hold
 /// exactly one vector; α does not matter for one model).
+///
+/// A zero optimum (every |v_i(T)| ≤ τε_i) is returned at iteration 0; bounds too wide to bind
+/// are solved as their caps (module docs, "Degenerate inputs"). Errors: no or mismatched value
+/// vectors, values not finite or of subnormal magnitude, bounds negative or not finite,
+/// settings out of range ([`OptimalOptions`]).
 pub fn solve(
     values: &[&[f64]],
     alpha: f64,
@@ -55,6 +59,85 @@ pub fn solve(
     }
     // Objective::new checks lengths, finiteness and α.
     let mut objective = Objective::new(values, alpha)?;
+    check_bounds(m, eps_bounds, gamma_bounds)?;
+    opts.validate()?;
+    let n = objective.n();
+    // The zero optimum, exactly: all interactions vanish iff v_and = v_or = 0, i.e. γ = 0 and
+    // ε = −v, which is feasible iff every |v_i(T)| ≤ τε_i.
+    if values
+        .iter()
+        .zip(eps_bounds)
+        .all(|(v, &e)| v.iter().all(|x| x.abs() <= e))
+    {
+        return Ok(zero_optimum(
+            &mut objective,
+            values,
+            gamma_bounds.is_some(),
+            observer,
+        ));
+    }
+    let initial = objective.loss(&Params::zeros(n, m, gamma_bounds.is_some()));
+    let (eps_bounds, gamma_bounds) = active_boxes(values, eps_bounds, gamma_bounds, initial);
+    let (eps_bounds, gamma_bounds) = (eps_bounds.as_slice(), gamma_bounds.as_deref());
+    // The loss is positively homogeneous in (values, bounds), so the problem is solved on values
+    // scaled by a power of two (exact in floating point) when their magnitude leaves
+    // [2^-64, 2^64]: the butterflies' intermediate sums of up to (1 + φ²)^n·2^n terms then
+    // stay far from overflow (1e304 at n = 2 overflowed to NaN unscaled) and from underflow.
+    // Values of ordinary magnitude are solved as given.
+    let scale = solve_scale(values, eps_bounds, gamma_bounds);
+    let scaled = |xs: &[f64]| -> Vec<f64> { xs.iter().map(|x| x / scale).collect() };
+    let scaled_values: Vec<Vec<f64>> = values.iter().map(|v| scaled(v)).collect();
+    let scaled_refs: Vec<&[f64]> = scaled_values.iter().map(|v| v.as_slice()).collect();
+    let problem = Problem::new(
+        n,
+        &scaled_refs,
+        alpha,
+        &scaled(eps_bounds),
+        gamma_bounds.map(scaled),
+    );
+    let mut solver = Solver::new(problem, opts);
+    let rescaled = |g: &GapPoint| GapPoint {
+        loss: g.loss * scale,
+        dual_bound: g.dual_bound * scale,
+        ..*g
+    };
+    let mut rescaled_observer = observer.map(|o| move |g: &GapPoint| o(&rescaled(g)));
+    let result = solver.run(
+        opts,
+        rescaled_observer
+            .as_mut()
+            .map(|o| o as &mut dyn FnMut(&GapPoint)),
+    );
+    let mut params = solver.problem.params_from(&result.w);
+    if scale != 1.0 {
+        for x in params
+            .eps
+            .iter_mut()
+            .chain(params.gamma_specific.iter_mut())
+            .flatten()
+            .chain(params.gamma_shared.iter_mut())
+        {
+            *x *= scale;
+        }
+    }
+    let trajectory = result.trajectory.iter().map(rescaled).collect();
+    let loss = objective.loss(&params);
+    let dual_bound = (result.dual * scale).min(loss).max(0.0);
+    let gap = relative_gap(loss, dual_bound, initial);
+    Ok(OptimalSolution {
+        params,
+        loss,
+        dual_bound,
+        gap,
+        iterations: result.iterations,
+        seconds: result.seconds,
+        converged: gap <= opts.tol,
+        trajectory,
+    })
+}
+
+/// τε and τγ: one per model, finite and ≥ 0.
+fn check_bounds(m: usize, eps_bounds: &[f64], gamma_bounds: Option<&[f64]>) -> Result<()> {
     if eps_bounds.len() != m {
         return Err(Error::WrongModelCount(format!(
             "{} ε bounds given for {m} models",
@@ -79,85 +162,75 @@ pub fn solve(
             }
         }
     }
-    opts.validate()?;
-    for v in values {
-        check_values(v, "a value vector")?;
+    Ok(())
+}
+
+/// The zero optimum (every |v_i(T)| ≤ τε_i): ε = −v, γ = 0, loss 0, certified at iteration 0.
+fn zero_optimum(
+    objective: &mut Objective,
+    values: &[&[f64]],
+    generalizable: bool,
+    observer: Option<GapObserver<'_>>,
+) -> OptimalSolution {
+    let n = objective.n();
+    let mut params = Params::zeros(n, values.len(), generalizable);
+    for (eps, v) in params.eps.iter_mut().zip(values) {
+        // 0 − x, not −x: a zero value gives ε = +0, as the loop's clipped ε would
+        eps.iter_mut().zip(v.iter()).for_each(|(e, x)| *e = 0.0 - x);
     }
-    let n = players_for_len(values[0].len())?;
-    // The loss is positively homogeneous in (values, bounds), so the problem is solved on values
-    // scaled by a power of two (exact in floating point) when their magnitude leaves
-    // [2^-64, 2^64]: the butterflies' intermediate sums of up to (1 + φ²)^n·2^n terms then
-    // stay far from overflow (1e304 at n = 2 overflowed to NaN unscaled) and from underflow.
-    // Values of ordinary magnitude are solved as given, bit for bit as before.
-    let scale = solve_scale(values, eps_bounds, gamma_bounds);
-    let scaled = |xs: &[f64]| -> Vec<f64> { xs.iter().map(|x| x / scale).collect() };
-    let scaled_values: Vec<Vec<f64>> = values.iter().map(|v| scaled(v)).collect();
-    let scaled_refs: Vec<&[f64]> = scaled_values.iter().map(|v| v.as_slice()).collect();
-    let problem = Problem::new(
-        n,
-        &scaled_refs,
-        alpha,
-        &scaled(eps_bounds),
-        gamma_bounds.map(scaled),
-    );
-    let mut solver = Solver::new(problem, opts);
-    let mut rescaled_observer = observer.map(|o| {
-        move |g: &GapPoint| {
-            o(&GapPoint {
-                loss: g.loss * scale,
-                dual_bound: g.dual_bound * scale,
-                ..*g
-            })
-        }
-    });
-    let result = solver.run(
-        opts,
-        rescaled_observer
-            .as_mut()
-            .map(|o| o as &mut dyn FnMut(&GapPoint)),
-    );
-    let mut params = solver.problem.params_from(&result.w);
-    if scale != 1.0 {
-        for x in params
-            .eps
-            .iter_mut()
-            .chain(params.gamma_specific.iter_mut())
-            .flatten()
-            .chain(params.gamma_shared.iter_mut())
-        {
-            *x *= scale;
-        }
-    }
-    let trajectory = result
-        .trajectory
-        .iter()
-        .map(|g| GapPoint {
-            loss: g.loss * scale,
-            dual_bound: g.dual_bound * scale,
-            ..*g
-        })
-        .collect();
     let loss = objective.loss(&params);
-    let dual_bound = (result.dual * scale).min(loss).max(0.0);
-    let gap = if loss > 0.0 {
-        ((loss - dual_bound) / loss).max(0.0)
-    } else {
-        0.0
+    let point = GapPoint {
+        iteration: 0,
+        seconds: 0.0,
+        loss,
+        dual_bound: 0.0,
+        gap: relative_gap(loss, 0.0, 0.0),
     };
-    Ok(OptimalSolution {
+    if let Some(obs) = observer {
+        obs(&point);
+    }
+    OptimalSolution {
         params,
         loss,
-        dual_bound,
-        gap,
-        iterations: result.iterations,
-        seconds: result.seconds,
-        converged: gap <= opts.tol,
-        trajectory,
-    })
+        dual_bound: 0.0,
+        gap: point.gap,
+        iterations: 0,
+        seconds: 0.0,
+        converged: true,
+        trajectory: vec![point],
+    }
+}
+
+/// The bounds with every box capped where it stops binding. At any feasible point whose loss is
+/// at most the initial loss L₀ (the loss at γ = ε = 0, so every optimum), each model's
+/// ‖I_and‖₁ + ‖I_or‖₁ ≤ L₀ (the group norm is at least each model's |I|), and a(T), o(T) are
+/// sums of distinct interactions, so |a(T)| + |o(T)| ≤ L₀: |ε(T)| = |a + o − v| ≤ L₀ + max|v|,
+/// and every γ_i(T) = (a − o)/2 lies in [−L₀/2, L₀/2], so γ̄ can be taken there too and
+/// |γ̂_i| ≤ L₀. Boxes wider than twice that (a margin for rounding) are replaced by that width:
+/// the optimal value is unchanged, and huge bounds no longer set the scale the problem is solved
+/// at (a γ̂ bound of 1e200 once scaled the values down to 1e-200 and stalled the solver).
+fn active_boxes(
+    values: &[&[f64]],
+    eps_bounds: &[f64],
+    gamma_bounds: Option<&[f64]>,
+    initial: f64,
+) -> (Vec<f64>, Option<Vec<f64>>) {
+    let eps = values
+        .iter()
+        .zip(eps_bounds)
+        .map(|(v, &b)| {
+            let largest = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+            b.min(2.0 * (initial + largest))
+        })
+        .collect();
+    let gamma = gamma_bounds.map(|g| g.iter().map(|&b| b.min(2.0 * initial)).collect());
+    (eps, gamma)
 }
 
 /// The power of two that [`solve`] divides values and bounds by: 1 while the largest magnitude
-/// among them lies in [2^-64, 2^64] (or is 0), otherwise the power of two nearest to it.
+/// among them lies in [2^-64, 2^64] (or is 0), otherwise the power of two nearest to it, built
+/// from its exponent bits so that it is exact and neither overflows nor underflows (2^e with
+/// e ∈ [−1022, 1023]).
 fn solve_scale(values: &[&[f64]], eps_bounds: &[f64], gamma_bounds: Option<&[f64]>) -> f64 {
     let big = values
         .iter()
@@ -170,7 +243,8 @@ fn solve_scale(values: &[&[f64]], eps_bounds: &[f64], gamma_bounds: Option<&[f64
     if big == 0.0 || (LO..=HI).contains(&big) || !big.is_finite() {
         1.0
     } else {
-        2f64.powi(big.log2().round() as i32)
+        let e = (big.log2().round() as i32).clamp(f64::MIN_EXP - 1, f64::MAX_EXP - 1);
+        f64::from_bits(((e + 1023) as u64) << 52)
     }
 }
 
