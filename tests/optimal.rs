@@ -462,7 +462,7 @@ fn bounds_too_wide_to_bind_give_the_same_optimum() {
 #[test]
 fn values_of_subnormal_magnitude_are_refused_with_the_fix() {
     let tiny = vec![0.0, 1e-310, 0.0, 0.0];
-    let fine = vec![0.0, 1.0, 2.0, 4.0];
+    let fine = [0.0, 1.0, 2.0, 4.0];
     for solver in [SolverKind::Optimal, SolverKind::Sgd] {
         let mut o = DecompositionOptions::sgd(300);
         o.solver = solver;

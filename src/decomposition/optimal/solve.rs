@@ -138,31 +138,20 @@ pub fn solve(
 
 /// τε and τγ: one per model, finite and ≥ 0.
 fn check_bounds(m: usize, eps_bounds: &[f64], gamma_bounds: Option<&[f64]>) -> Result<()> {
-    if eps_bounds.len() != m {
-        return Err(Error::WrongModelCount(format!(
-            "{} ε bounds given for {m} models",
-            eps_bounds.len()
-        )));
-    }
-    for &b in eps_bounds {
-        if !(b.is_finite() && b >= 0.0) {
-            return Err(bad("eps_bounds", b, "a bound must be finite and ≥ 0"));
-        }
-    }
-    if let Some(gb) = gamma_bounds {
-        if gb.len() != m {
+    let check = |name: &'static str, what: &str, bounds: &[f64]| -> Result<()> {
+        if bounds.len() != m {
             return Err(Error::WrongModelCount(format!(
-                "{} γ̂ bounds given for {m} models",
-                gb.len()
+                "{} {what} bounds given for {m} models",
+                bounds.len()
             )));
         }
-        for &b in gb {
-            if !(b.is_finite() && b >= 0.0) {
-                return Err(bad("gamma_bounds", b, "a bound must be finite and ≥ 0"));
-            }
+        match bounds.iter().find(|b| !(b.is_finite() && **b >= 0.0)) {
+            Some(&b) => Err(bad(name, b, "a bound must be finite and ≥ 0")),
+            None => Ok(()),
         }
-    }
-    Ok(())
+    };
+    check("eps_bounds", "ε", eps_bounds)?;
+    gamma_bounds.map_or(Ok(()), |g| check("gamma_bounds", "γ̂", g))
 }
 
 /// The zero optimum (every |v_i(T)| ≤ τε_i): ε = −v, γ = 0, loss 0, certified at iteration 0.
