@@ -1,4 +1,4 @@
-//! The certified optimal solver (src/optimal.rs) against the reference SGD, in the same run:
+//! The certified optimal solver (src/decomposition/optimal/) against the reference SGD, in the same run:
 //! n = 10, m = 2 on log-odds-like games (a few shared low-order AND/OR primitives plus each
 //! model's own, squashed to ±8, plus noise): the SGD's 20,000 iterations vs the solver to a
 //! certified relative gap of 1e-6 (and to 1e-4); then the solver's cost per 100 iterations at

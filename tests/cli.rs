@@ -337,6 +337,9 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
     write_npy(&eight, &[0.0; 8], MaskOrder::LsbFirst).unwrap();
     let garbage = dir.path().join("garbage.npy");
     write_atomic(&garbage, b"\x93NUMPY garbage").unwrap();
+    // all zero but subnormal (issue 27.2): refused, not a panic
+    let subnormal = dir.path().join("subnormal.npy");
+    write_npy(&subnormal, &[0.0, 1e-310, 0.0, 0.0], MaskOrder::LsbFirst).unwrap();
     let out = dir.path().join("out");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -402,6 +405,59 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
             ],
             "bounds",
         ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "traditional",
+                "--values",
+                p(&subnormal),
+            ],
+            "too small for f64",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "generalizable",
+                "--values",
+                p(&subnormal),
+                "--values",
+                p(&subnormal),
+                "--solver",
+                "sgd",
+            ],
+            "too small for f64",
+        ),
+        // an SGD that takes no step (issue 27.9): refused, not "converged"
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "traditional",
+                "--values",
+                p(&good),
+                "--solver",
+                "sgd",
+                "--niter",
+                "0",
+            ],
+            "invalid setting niter",
+        ),
+        (
+            vec![
+                "extract-values",
+                "--mode",
+                "traditional",
+                "--values",
+                p(&good),
+                "--solver",
+                "sgd",
+                "--lr",
+                "0",
+            ],
+            "invalid setting lr",
+        ),
     ];
     for (mut args, expect) in cases {
         args.extend(["--out", p(&out)]);
@@ -426,6 +482,50 @@ fn bad_input_fails_cleanly_and_writes_nothing() {
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// Bounds too wide to bind, through the binary: an ε bound that allows a zero loss is certified
+/// at once (issue 27.11: it was "not converged, gap 1.0" after 100,000 iterations), and a γ̂
+/// bound of 1e200 acts as a free γ̂, with the loss of a wide but ordinary bound (issue 27.12: it
+/// gave a worse loss, "not converged").
+#[test]
+fn wide_bounds_are_solved_to_the_certified_optimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = interprim::demo::noisy_models(3, 0.02);
+    let (pa, pb) = (dir.path().join("a.npy"), dir.path().join("b.npy"));
+    write_npy(&pa, &a, MaskOrder::LsbFirst).unwrap();
+    write_npy(&pb, &b, MaskOrder::LsbFirst).unwrap();
+    let run = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "extract-values",
+            "--mode",
+            "generalizable",
+            "--values",
+            p(&pa),
+            "--values",
+            p(&pb),
+        ];
+        args.extend(extra);
+        args.extend(["--out", p(&out)]);
+        let o = interprim(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        read_json(&out.join("summary.json")).unwrap()
+    };
+    let zero = run("zero", &["--eps-bound", "100"]);
+    assert_eq!(zero["final_loss"], 0.0);
+    assert_eq!(zero["duality_gap"], 0.0);
+    assert_eq!(zero["converged"], true);
+    assert_eq!(zero["extractions"][0]["iterations"], 0);
+    let free = run("free", &["--gamma-bound", "1e200,1e200"]);
+    let wide = run("wide", &["--gamma-bound", "1000,1000"]);
+    assert_eq!(free["converged"], true);
+    assert_eq!(wide["converged"], true);
+    let (lf, lw) = (
+        free["final_loss"].as_f64().unwrap(),
+        wide["final_loss"].as_f64().unwrap(),
+    );
+    assert!((lf - lw).abs() <= 2e-6 * lw, "{lf} vs {lw}");
 }
 
 /// Too many players: a file announcing 2^25 values is refused from its header, before any work.

@@ -1,4 +1,4 @@
-//! The certified solver (src/decomposition/optimal.rs) against an independent formulation: the same loss as a
+//! The certified solver (src/decomposition/optimal/) against an independent formulation: the same loss as a
 //! dense LP (epigraph variables, dense Möbius/OR matrices from tests/common/dense.rs) solved by
 //! microlp's simplex, for Eq. 4 (one model) and Eq. 6 (two and three models, several α).
 
@@ -6,9 +6,11 @@ mod common;
 use common::dense::{and_matrix, or_matrix};
 use interprim::decomposition::optimal::{solve, OptimalOptions, OptimalSolution};
 use interprim::decomposition::{
-    decompose_generalizable, decompose_traditional, DecompositionOptions, Objective,
+    decompose, decompose_generalizable, decompose_traditional, DecompositionOptions, Method,
+    Objective, SolverKind,
 };
 use interprim::transform::reconstruct;
+use interprim::Error;
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 /// Deterministic pseudo-random numbers in [-1, 1).
@@ -314,6 +316,181 @@ fn zero_values_have_zero_loss_and_gap() {
     )
     .unwrap();
     assert_eq!((sol.loss, sol.gap), (0.0, 0.0));
+}
+
+/// Issue 27.11: with an ε box at least as wide as every |v(T)| the optimum is exactly 0
+/// (ε = −v, γ = 0). It was reported "not converged, gap 1.0" after 100,000 iterations, the first-
+/// order iterates only approaching 0; now it is found at iteration 0 with loss and gap 0.
+#[test]
+fn zero_optimum_is_certified_at_once() {
+    for n in [3, 5] {
+        let sh = shared_prims(n, 31);
+        let vals = [game(n, 31, &sh), game(n, 32, &sh)];
+        // the smallest ratio that makes ε = −v feasible for both models (v(∅) ≠ 0 here)
+        let ratio = vals
+            .iter()
+            .map(|v| v.iter().fold(0.0f64, |a, x| a.max(x.abs())) / span(v))
+            .fold(0.0, f64::max);
+        let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
+        let opts = DecompositionOptions {
+            eps_ratio: ratio,
+            ..Default::default()
+        };
+        for (models, method) in [
+            (&refs[..1], Method::Traditional),
+            (&refs[..], Method::Generalizable),
+        ] {
+            let d = decompose(models, method, &opts, None).unwrap();
+            assert_eq!(d.final_loss, 0.0, "n {n} {method:?}");
+            assert_eq!(d.solver.duality_gap, Some(0.0));
+            assert_eq!(d.solver.iterations, 0);
+            assert!(d.solver.converged);
+            for (it, (v, e)) in d.interactions.iter().zip(models.iter().zip(&d.eps)) {
+                assert!(it.and.iter().chain(&it.or).all(|x| *x == 0.0));
+                assert!(v.iter().zip(e).all(|(x, y)| x + y == 0.0));
+            }
+        }
+        // just below that ratio the optimum is positive, and still certified
+        let opts = DecompositionOptions {
+            eps_ratio: ratio * 0.999,
+            ..Default::default()
+        };
+        let d = decompose(&refs, Method::Generalizable, &opts, None).unwrap();
+        assert!(d.final_loss > 0.0 && d.solver.converged, "{:?}", d.solver);
+    }
+}
+
+/// A loss far below the initial loss is certified against 10⁻⁶ of the initial loss: an ε box
+/// that leaves one coalition of one model 10⁻⁹ outside has an optimum of about 10⁻⁹, which a
+/// relative gap of 10⁻⁶ could not certify in f64; the absolute gap is then at most
+/// tol·10⁻⁶·L₀.
+#[test]
+fn a_tiny_optimum_is_certified_against_the_floor() {
+    let n = 4;
+    let v = game(n, 41, &[]);
+    let largest = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+    let eps = largest - 1e-9;
+    // first-order iterations only: the polish could find this face exactly, the floor is what
+    // lets the iterations alone certify it
+    let o = OptimalOptions {
+        polish_every: 0,
+        max_iter: 20_000,
+        ..Default::default()
+    };
+    let sol = solve(&[&v], 1.0, &[eps], None, &o, None).unwrap();
+    let initial = Objective::new(&[&v], 1.0)
+        .unwrap()
+        .loss(&interprim::decomposition::Params::zeros(n, 1, false));
+    assert!(
+        sol.converged,
+        "gap {} after {} iterations",
+        sol.gap, sol.iterations
+    );
+    assert!(sol.loss > 0.0 && sol.loss < 1e-6 * initial, "{}", sol.loss);
+    assert!(sol.loss - sol.dual_bound <= o.tol * 1e-6 * initial);
+    assert!(sol.dual_bound <= sol.loss);
+}
+
+/// Issue 27.12: a γ̂ bound of 1e200 is a free γ̂. It used to set the scale the problem was solved
+/// at and stall the solver (loss 48.95 against 33.10, "not converged"); now every bound wider
+/// than the optimum can use gives the same certified loss, and the bounds reported are the
+/// ones given.
+#[test]
+fn bounds_too_wide_to_bind_give_the_same_optimum() {
+    let n = 5;
+    let sh = shared_prims(n, 51);
+    let vals = [game(n, 51, &sh), game(n, 52, &sh)];
+    let refs: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
+    let run = |bound: f64| {
+        let opts = DecompositionOptions {
+            gamma_bounds: Some(vec![bound, bound]),
+            ..Default::default()
+        };
+        decompose(&refs, Method::Generalizable, &opts, None).unwrap()
+    };
+    let sane = run(100.0);
+    assert!(sane.solver.converged);
+    for bound in [1e6, 1e200, f64::MAX] {
+        let d = run(bound);
+        assert!(
+            d.solver.converged,
+            "bound {bound}: {:?}",
+            d.solver.duality_gap
+        );
+        let rel = (d.final_loss - sane.final_loss).abs() / sane.final_loss;
+        assert!(
+            rel <= 2e-6,
+            "bound {bound}: {} vs {}",
+            d.final_loss,
+            sane.final_loss
+        );
+        assert_eq!(d.gamma_bounds, Some(vec![bound, bound]));
+    }
+    // the same for an ε bound of one model, through the solver directly
+    let eps = [1e200, 0.02 * span(&vals[1])];
+    let gamma: Vec<f64> = vals.iter().map(|v| 0.5 * span(v)).collect();
+    let wide = solve(
+        &refs,
+        0.1,
+        &eps,
+        Some(&gamma),
+        &OptimalOptions::default(),
+        None,
+    )
+    .unwrap();
+    let sane = solve(
+        &refs,
+        0.1,
+        &[1e3, eps[1]],
+        Some(&gamma),
+        &OptimalOptions::default(),
+        None,
+    )
+    .unwrap();
+    assert!(wide.converged && sane.converged);
+    assert!(
+        (wide.loss - sane.loss).abs() <= 2e-6 * sane.loss,
+        "{} vs {}",
+        wide.loss,
+        sane.loss
+    );
+}
+
+/// Issue 27.2: values that are not all zero but all of subnormal magnitude (below 2.2e-308) made
+/// the optimal solver panic ("min > max, or either was NaN"). Every path now refuses them with
+/// an error naming the model and the fix; all-zero values and values from 2^-1022 up still work.
+#[test]
+fn values_of_subnormal_magnitude_are_refused_with_the_fix() {
+    let tiny = vec![0.0, 1e-310, 0.0, 0.0];
+    let fine = [0.0, 1.0, 2.0, 4.0];
+    for solver in [SolverKind::Optimal, SolverKind::Sgd] {
+        let mut o = DecompositionOptions::sgd(300);
+        o.solver = solver;
+        for (models, method) in [
+            (vec![&tiny[..]], Method::Traditional),
+            (vec![&tiny[..], &tiny[..]], Method::Generalizable),
+            (vec![&fine[..], &tiny[..]], Method::Generalizable),
+        ] {
+            let e = decompose(&models, method, &o, None).unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("too small") && msg.contains("power of two"),
+                "{msg}"
+            );
+        }
+        let smallest_normal: Vec<f64> = fine.iter().map(|x| x * f64::MIN_POSITIVE).collect();
+        let d = decompose(&[&smallest_normal], Method::Traditional, &o, None).unwrap();
+        assert!(d.final_loss.is_finite());
+        let zeros = vec![0.0; 4];
+        let d = decompose(&[&zeros, &zeros], Method::Generalizable, &o, None).unwrap();
+        assert_eq!(d.final_loss, 0.0);
+    }
+    let o = OptimalOptions::default();
+    assert!(matches!(
+        solve(&[&tiny], 1.0, &[0.0], None, &o, None),
+        Err(Error::Invalid(_))
+    ));
 }
 
 #[test]

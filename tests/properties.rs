@@ -98,7 +98,7 @@ proptest! {
     /// Universal matching after traditional extraction: the reconstruction is v + ε, with
     /// |ε| within its bound, so the reconstruction error never exceeds τ_ε.
     #[test]
-    fn traditional_universal_matching(v in values_n(6), lr in 1e-4f64..1e-2, niter in 1usize..200) {
+    fn traditional_universal_matching(v in values_n(6), lr in 1e-4f64..1e-2, niter in 2usize..200) {
         let opts = DecompositionOptions { sgd_traditional: Optimizer { niter, ..Optimizer::traditional() }.with_lr(lr), eps_ratio: 0.05, ..DecompositionOptions::sgd(niter) };
         let d = decompose_traditional(&v, &opts).unwrap();
         let recon = d.interactions[0].reconstruct();
@@ -116,7 +116,7 @@ proptest! {
     #[test]
     fn generalizable_universal_matching(
         vs in (2usize..=3).prop_flat_map(|m| prop::collection::vec(values_n(5), m)),
-        lr in 1e-4f64..1e-2, niter in 1usize..200, alpha in 0.0f64..=1.0,
+        lr in 1e-4f64..1e-2, niter in 2usize..200, alpha in 0.0f64..=1.0,
     ) {
         let refs: Vec<&[f64]> = vs.iter().map(|v| v.as_slice()).collect();
         let opts = DecompositionOptions { sgd_generalizable: Optimizer { niter, ..Optimizer::generalizable() }.with_lr(lr), alpha, ..DecompositionOptions::sgd(niter) };

@@ -78,6 +78,32 @@ pub struct Objective {
     ties: Vec<u32>,
 }
 
+/// Check the value vector of model `index` (0-based) of a joint decomposition: length `len`
+/// (that of the first model), finite, and all zero or of normal magnitude. A vector whose
+/// largest |v| is subnormal (below f64::MIN_POSITIVE ≈ 2.2e-308) is held by f64 with fewer than
+/// 52 significant bits, so the interactions, the loss and the solvers' steps would be rounding
+/// noise; from 2^-1022 up, the spacing of f64 near zero (2^-1074) is no coarser than the values'
+/// own rounding. Errors: [`Error::MismatchedLengths`], [`Error::NonFinite`], or
+/// [`Error::Invalid`] naming the model, its largest |v| and the fix.
+pub(super) fn check_model_values(v: &[f64], len: usize, index: usize) -> Result<()> {
+    if v.len() != len {
+        return Err(Error::MismatchedLengths {
+            first: len,
+            other: v.len(),
+        });
+    }
+    check_values(v, &format!("model {}", index + 1))?;
+    let largest = v.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+    if largest > 0.0 && largest < f64::MIN_POSITIVE {
+        return Err(Error::Invalid(format!(
+            "the values of model {} are too small for f64 arithmetic: the largest |v(x_T)| is {largest:e}, below the smallest normal f64 ({:e}), where f64 keeps fewer than 52 bits and the interactions would be rounding noise; multiply the values by a power of two (e.g. 2^600; the interactions scale by the same factor), or pass exact zeros if they mean zero",
+            index + 1,
+            f64::MIN_POSITIVE
+        )));
+    }
+    Ok(())
+}
+
 #[inline(always)]
 fn sign(x: f64) -> f64 {
     if x > 0.0 {
@@ -167,20 +193,15 @@ fn kind_loss(
 }
 
 impl Objective {
-    /// Check the value vectors (same length 2^n, finite) and α ∈ [0, 1].
+    /// Check the value vectors (same length 2^n, finite, each all zero or of normal magnitude:
+    /// largest |v| ≥ 2.2e-308) and α ∈ [0, 1].
     pub fn new(values: &[&[f64]], alpha: f64) -> Result<Self> {
         let first = values
             .first()
             .ok_or_else(|| Error::WrongModelCount("no value vectors given".into()))?;
         let n = players_for_len(first.len())?;
         for (i, v) in values.iter().enumerate() {
-            if v.len() != first.len() {
-                return Err(Error::MismatchedLengths {
-                    first: first.len(),
-                    other: v.len(),
-                });
-            }
-            check_values(v, &format!("model {}", i + 1))?;
+            check_model_values(v, first.len(), i)?;
         }
         if !(0.0..=1.0).contains(&alpha) {
             return Err(Error::InvalidSetting {

@@ -4,8 +4,14 @@
 //! optimisation can be reproduced (`--solver sgd`).
 
 use super::objective::{Objective, Params};
-use super::LossPoint;
 use crate::{Error, Result};
+
+/// One point of the loss trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossPoint {
+    pub iteration: usize,
+    pub loss: f64,
+}
 
 /// How the learning rate moves over the iterations.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,10 +46,11 @@ pub const DEFAULT_LR_GENERALIZABLE: f64 = 5e-8;
 /// `--lr`) is taken as absolute.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Optimizer {
-    /// An absolute learning rate; `None`: `lr_per_unit_range` × the value range.
+    /// An absolute learning rate, > 0; `None`: `lr_per_unit_range` × the value range.
     pub lr: Option<f64>,
-    /// The learning rate per unit of value range used when `lr` is `None`.
+    /// The learning rate per unit of value range used when `lr` is `None`, > 0.
     pub lr_per_unit_range: f64,
+    /// Iterations, ≥ 2: each evaluates the loss, all but the last then take a step.
     pub niter: usize,
     pub momentum: f64,
     pub schedule: LrSchedule,
@@ -106,6 +113,8 @@ impl Optimizer {
         }
     }
 
+    /// Errors: [`Error::InvalidSetting`] naming the first setting out of its range: niter < 2, a
+    /// learning rate that is not finite and > 0, momentum outside [0, 1), a decay factor ≤ 0.
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |name, value: f64, why| {
             Err(Error::InvalidSetting {
@@ -114,17 +123,28 @@ impl Optimizer {
                 why,
             })
         };
+        if self.niter < 2 {
+            return bad(
+                "niter",
+                self.niter as f64,
+                "the SGD takes niter − 1 steps (the last iteration only evaluates the loss), so niter must be ≥ 2",
+            );
+        }
         if let Some(lr) = self.lr {
-            if !(lr.is_finite() && lr >= 0.0) {
-                return bad("lr", lr, "the learning rate must be finite and ≥ 0");
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad(
+                    "lr",
+                    lr,
+                    "the learning rate must be finite and > 0 (at 0 the SGD never moves)",
+                );
             }
         }
         let per = self.lr_per_unit_range;
-        if !(per.is_finite() && per >= 0.0) {
+        if !(per.is_finite() && per > 0.0) {
             return bad(
                 "lr_per_unit_range",
                 per,
-                "the learning rate per unit of value range must be finite and ≥ 0",
+                "the learning rate per unit of value range must be finite and > 0 (at 0 the SGD never moves)",
             );
         }
         if !(0.0..1.0).contains(&self.momentum) {
