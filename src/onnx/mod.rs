@@ -4,13 +4,15 @@
 //! [`convert_bert_onnx_to_safetensors`] decodes the model with `prost` (the few ONNX messages it
 //! reads are declared in [`schema`]), renames the float initializers to the Hugging Face BERT names
 //! ([`bert`]), checks that a complete and shape-consistent encoder came out, and writes a
-//! safetensors file.
+//! safetensors file with the project's writer ([`crate::models::checkpoint::write_safetensors`]).
 
 pub mod bert;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+use crate::models::checkpoint::write_safetensors;
 
 /// Errors of the ONNX conversion.
 #[derive(Debug, thiserror::Error)]
@@ -177,8 +179,9 @@ impl BertWeights {
         Ok(Self { tensors, summary })
     }
 
-    /// Write the tensors as F32 safetensors (atomically: a temporary file is renamed into place).
-    /// The output is deterministic: tensors sorted by name, metadata `{"format": "pt"}`.
+    /// Write the tensors as F32 safetensors (atomically: a temporary file is renamed into place;
+    /// missing directories are created). The output is deterministic: tensors sorted by name,
+    /// metadata `{"format": "pt"}`.
     pub fn write_safetensors(&self, path: &Path) -> Result<(), OnnxError> {
         let werr = |msg: String| OnnxError::Write {
             path: path.to_path_buf(),
@@ -197,12 +200,9 @@ impl BertWeights {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| werr(e.to_string()))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| werr(e.to_string()))?;
-        }
-        let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::tensor::serialize_to_file(views, Some(meta), path)
-            .map_err(|e| werr(e.to_string()))
+        let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        write_safetensors(path, views, &meta).map_err(|e| werr(e.to_string()))?;
+        Ok(())
     }
 }
 
