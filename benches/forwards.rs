@@ -26,11 +26,12 @@
 use candle_core::{Device, Tensor};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use interprim::models::bert::BertClassifier;
+use interprim::models::registry::SentimentModel;
 use interprim::models::tokenizer::{pad_batch, TextTokenizer};
+use interprim::tasks::sentiment::load_default_model;
 use interprim::text::baseline::{Baseline, SpecialToken};
 use interprim::text::masking::MaskedSentence;
 use interprim::text::players::{PlayerSelection, Players};
-use interprim::train::{load_sentiment_classifier, SentimentModel};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -80,8 +81,8 @@ fn padded_inputs(
 fn forwards(c: &mut Criterion) {
     let mut loaded = Vec::new();
     for model in SentimentModel::ALL {
-        match load_sentiment_classifier(model, None, &Device::Cpu) {
-            Ok(pair) => loaded.push((model, pair)),
+        match load_default_model(model) {
+            Ok(classifier) => loaded.push((model, classifier)),
             Err(e) => {
                 eprintln!(
                     "forwards bench: {} not available ({e}); run scripts/fetch-assets.sh sentiment",
@@ -96,7 +97,8 @@ fn forwards(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("real_length");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    for (model, (classifier, tokenizer)) in &loaded {
+    for (model, loaded) in &loaded {
+        let (classifier, tokenizer) = (loaded.model(), loaded.tokenizer());
         let baseline = Baseline::TokenEmbedding {
             token: SpecialToken::Mask,
         }
@@ -142,7 +144,8 @@ fn forwards(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("padded_50");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    for (model, (classifier, tokenizer)) in &loaded {
+    for (model, loaded) in &loaded {
+        let (classifier, tokenizer) = (loaded.model(), loaded.tokenizer());
         let batch = 16usize;
         let (input, mask) = padded_inputs(classifier, tokenizer, batch);
         g.throughput(Throughput::Elements(batch as u64));
@@ -165,11 +168,11 @@ fn forwards(c: &mut Criterion) {
 /// masked images).
 fn digits(c: &mut Criterion) {
     use interprim::data::digits::PIXELS;
-    use interprim::models::digit_net::{DigitClassifier, DigitModel};
+    use interprim::models::registry::DigitModel;
     let mut g = c.benchmark_group("digits");
     g.sample_size(10).measurement_time(Duration::from_secs(6));
     for model in DigitModel::ALL {
-        let net = match DigitClassifier::load_default(model, &Device::Cpu) {
+        let net = match model.load(&Device::Cpu) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("forwards bench: {} not available ({e})", model.name());
@@ -245,7 +248,8 @@ fn lms(c: &mut Criterion) {
 ///   `ok <GFLOP/s>`.
 mod peer {
     use super::*;
-    use interprim::models::bert::{BertFiles, HeadSource, Pooling};
+    use interprim::models::bert::Pooling;
+    use interprim::models::checkpoint::{load_bert_classifier, HeadSource, ModelFiles};
     use std::collections::HashMap;
     use std::io::{BufRead, Write};
     use std::time::Instant;
@@ -311,14 +315,14 @@ mod peer {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
             ["load", dir] => {
-                let files = BertFiles::in_dir(std::path::Path::new(dir));
+                let files = ModelFiles::in_dir(std::path::Path::new(dir));
                 let head = HeadSource::Fresh {
                     pooling: Pooling::Mean,
                     num_labels: 2,
                     seed: 0,
                 };
                 let m =
-                    BertClassifier::load(&files, &head, &Device::Cpu).map_err(|e| e.to_string())?;
+                    load_bert_classifier(&files, &head, &Device::Cpu).map_err(|e| e.to_string())?;
                 let t = TextTokenizer::from_file(&files.tokenizer).map_err(|e| e.to_string())?;
                 let s = format!(
                     "ok {} {}",

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use candle_core::Device;
 use interprim::api::{compare_observed, fresh_head, Agreement, ExtractOptions, TextClassifier};
 use interprim::models::assets;
-use interprim::models::bert::{BertFiles, HeadSource};
+use interprim::models::checkpoint::{HeadSource, ModelFiles};
 use interprim::progress::Event;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -62,13 +62,13 @@ fn main() -> interprim::Result<()> {
     };
     let l6 = TextClassifier::load_with(
         "MiniLM-L6",
-        BertFiles::in_dir(&assets::minilm_l6_dir()),
+        ModelFiles::in_dir(&assets::minilm_l6_dir()),
         head("--head-l6"),
         &Device::Cpu,
     )?;
     let l3 = TextClassifier::load_with(
         "MiniLM-L3",
-        BertFiles::in_dir(&assets::minilm_l3_dir()),
+        ModelFiles::in_dir(&assets::minilm_l3_dir()),
         head("--head-l3"),
         &Device::Cpu,
     )?;

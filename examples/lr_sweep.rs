@@ -20,7 +20,7 @@ use interprim::decomposition::{
 };
 use interprim::game::ValueCache;
 use interprim::models::assets;
-use interprim::models::bert::{BertFiles, HeadSource};
+use interprim::models::checkpoint::{HeadSource, ModelFiles};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -44,7 +44,7 @@ fn main() -> interprim::Result<()> {
         let head = std::env::var(var)
             .map(|p| HeadSource::FineTuned(p.into()))
             .unwrap_or_else(|_| fresh_head());
-        TextClassifier::load_with(name, BertFiles::in_dir(&dir), head, &Device::Cpu)
+        TextClassifier::load_with(name, ModelFiles::in_dir(&dir), head, &Device::Cpu)
     };
     let models = [
         load("MiniLM-L6", assets::minilm_l6_dir(), "HEAD_L6")?,

@@ -30,11 +30,11 @@ pub use crate::games::{
     text::{Target, TextClassifier, TextGame},
 };
 #[cfg(feature = "models")]
-pub use crate::models::digit_net::{DigitClassifier, DigitModel};
+pub use crate::models::digit_net::DigitClassifier;
+#[cfg(feature = "models")]
+pub use crate::models::registry::{DigitModel, SentimentModel};
 #[cfg(feature = "models")]
 pub use crate::text::baseline::Baseline;
-#[cfg(feature = "models")]
-pub use crate::train::SentimentModel;
 
 #[cfg(all(feature = "plot", feature = "models"))]
 pub use crate::display::highlight_sentence;

@@ -15,8 +15,9 @@ use std::sync::OnceLock;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use interprim::models::assets;
-use interprim::models::bert::{
-    l2_normalize, mean_pool, save_fine_tuned, BertClassifier, BertFiles, HeadSource, Pooling,
+use interprim::models::bert::{l2_normalize, mean_pool, BertClassifier, Pooling};
+use interprim::models::checkpoint::{
+    load_bert_classifier, load_bert_config, save_fine_tuned, HeadSource, ModelFiles,
 };
 use interprim::models::tokenizer::{pad_batch, Encoded, TextTokenizer};
 use interprim::models::ModelError;
@@ -31,8 +32,8 @@ fn note(msg: &str) {
 
 /// The files of a cached model, or None (after printing why) when they are absent and
 /// INTERPRIM_REQUIRE_ASSETS is not set.
-fn asset_files(dir: &Path, test: &str) -> Option<BertFiles> {
-    let files = BertFiles::in_dir(dir);
+fn asset_files(dir: &Path, test: &str) -> Option<ModelFiles> {
+    let files = ModelFiles::in_dir(dir);
     if files.exist() {
         return Some(files);
     }
@@ -133,10 +134,10 @@ fn fresh(pooling: Pooling, seed: u64) -> HeadSource {
 #[test]
 fn tiny_forward_embeds_equals_forward_ids_and_batches_equal_singles() {
     let dir = tiny_model_dir(true);
-    let files = BertFiles::in_dir(dir.path());
+    let files = ModelFiles::in_dir(dir.path());
     let tok = TextTokenizer::from_file(&files.tokenizer).unwrap();
     for pooling in [Pooling::Cls, Pooling::Mean] {
-        let m = BertClassifier::load(&files, &fresh(pooling, 7), &Device::Cpu).unwrap();
+        let m = load_bert_classifier(&files, &fresh(pooling, 7), &Device::Cpu).unwrap();
         let texts = [
             "the movie is not bad!",
             "good",
@@ -177,10 +178,10 @@ fn tiny_forward_embeds_equals_forward_ids_and_batches_equal_singles() {
 #[test]
 fn tiny_fresh_heads_are_seeded() {
     let dir = tiny_model_dir(false);
-    let files = BertFiles::in_dir(dir.path());
+    let files = ModelFiles::in_dir(dir.path());
     let (ids, mask) = one_row(&[2, 5, 6, 7, 3]);
     let logits = |h: HeadSource| {
-        BertClassifier::load(&files, &h, &Device::Cpu)
+        load_bert_classifier(&files, &h, &Device::Cpu)
             .unwrap()
             .forward_ids(&ids, &mask)
             .unwrap()
@@ -195,10 +196,10 @@ fn tiny_fresh_heads_are_seeded() {
 #[test]
 fn tiny_fine_tuned_file_round_trips_and_overrides_base_tensors() {
     let dir = tiny_model_dir(false);
-    let files = BertFiles::in_dir(dir.path());
+    let files = ModelFiles::in_dir(dir.path());
     let dev = Device::Cpu;
     let (ids, mask) = one_row(&[2, 5, 6, 7, 8, 9, 3]);
-    let m = BertClassifier::load(&files, &fresh(Pooling::Cls, 3), &dev).unwrap();
+    let m = load_bert_classifier(&files, &fresh(Pooling::Cls, 3), &dev).unwrap();
     let head = m.head_tensors();
     assert_eq!(
         head.keys().collect::<Vec<_>>(),
@@ -212,7 +213,7 @@ fn tiny_fine_tuned_file_round_trips_and_overrides_base_tensors() {
     let path = dir.path().join("head.safetensors");
     let labels = vec!["negative".to_string(), "positive".to_string()];
     save_fine_tuned(&path, &head, Pooling::Cls, Some(&labels)).unwrap();
-    let m2 = BertClassifier::load(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap();
+    let m2 = load_bert_classifier(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap();
     assert_eq!(m2.pooling(), Pooling::Cls);
     assert_eq!(m2.labels(), Some(labels.as_slice()));
     let a = m.forward_ids(&ids, &mask).unwrap();
@@ -225,7 +226,7 @@ fn tiny_fine_tuned_file_round_trips_and_overrides_base_tensors() {
         Tensor::full(0.7f32, 8, &dev).unwrap(),
     );
     save_fine_tuned(&path, &with_layer, Pooling::Cls, None).unwrap();
-    let m3 = BertClassifier::load(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap();
+    let m3 = load_bert_classifier(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap();
     assert!(max_abs_diff(&a, &m3.forward_ids(&ids, &mask).unwrap()) > 1e-4);
 
     // A tensor the base model does not have, or one of the wrong shape, is refused.
@@ -243,13 +244,13 @@ fn tiny_fine_tuned_file_round_trips_and_overrides_base_tensors() {
         bad.insert(name.into(), t);
         save_fine_tuned(&path, &bad, Pooling::Cls, None).unwrap();
         let err =
-            BertClassifier::load(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap_err();
+            load_bert_classifier(&files, &HeadSource::FineTuned(path.clone()), &dev).unwrap_err();
         assert!(matches!(err, ModelError::BadFile { .. }), "{err}");
         assert!(err.to_string().contains(name), "{err}");
     }
     // Labels that do not match the outputs are refused.
     save_fine_tuned(&path, &head, Pooling::Cls, Some(&labels[..1])).unwrap();
-    assert!(BertClassifier::load(&files, &HeadSource::FineTuned(path.clone()), &dev).is_err());
+    assert!(load_bert_classifier(&files, &HeadSource::FineTuned(path.clone()), &dev).is_err());
     // A head file needs the classifier.
     let mut no_cls = head.clone();
     no_cls.remove("classifier.weight");
@@ -259,18 +260,18 @@ fn tiny_fine_tuned_file_round_trips_and_overrides_base_tensors() {
 #[test]
 fn tiny_missing_and_corrupt_files_are_errors_naming_the_file() {
     let dir = tiny_model_dir(false);
-    let files = BertFiles::in_dir(dir.path());
+    let files = ModelFiles::in_dir(dir.path());
     let dev = Device::Cpu;
     let head = fresh(Pooling::Mean, 0);
 
     // The head file: missing, then corrupt.
     let head_path = dir.path().join("nope.safetensors");
     let err =
-        BertClassifier::load(&files, &HeadSource::FineTuned(head_path.clone()), &dev).unwrap_err();
+        load_bert_classifier(&files, &HeadSource::FineTuned(head_path.clone()), &dev).unwrap_err();
     assert!(matches!(err, ModelError::MissingFile { .. }), "{err}");
     assert!(err.to_string().contains("nope.safetensors"), "{err}");
     std::fs::write(&head_path, b"\x10\0\0\0\0\0\0\0{}").unwrap();
-    let err = BertClassifier::load(&files, &HeadSource::FineTuned(head_path), &dev).unwrap_err();
+    let err = load_bert_classifier(&files, &HeadSource::FineTuned(head_path), &dev).unwrap_err();
     assert!(matches!(err, ModelError::BadFile { .. }), "{err}");
 
     let weights = std::fs::read(&files.weights).unwrap();
@@ -281,7 +282,7 @@ fn tiny_missing_and_corrupt_files_are_errors_naming_the_file() {
         ("empty", Vec::new()),
     ] {
         std::fs::write(&files.weights, &bytes).unwrap();
-        let err = BertClassifier::load(&files, &head, &dev).unwrap_err();
+        let err = load_bert_classifier(&files, &head, &dev).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, ModelError::BadFile { .. }), "{what}: {msg}");
         assert!(
@@ -290,12 +291,12 @@ fn tiny_missing_and_corrupt_files_are_errors_naming_the_file() {
         );
     }
     std::fs::remove_file(&files.weights).unwrap();
-    let err = BertClassifier::load(&files, &head, &dev).unwrap_err();
+    let err = load_bert_classifier(&files, &head, &dev).unwrap_err();
     assert!(matches!(err, ModelError::MissingFile { .. }), "{err}");
     assert!(err.to_string().contains("fetch-assets.sh"));
 
     std::fs::write(&files.config, "{not json").unwrap();
-    let err = BertClassifier::load(&files, &head, &dev).unwrap_err();
+    let err = load_bert_classifier(&files, &head, &dev).unwrap_err();
     assert!(matches!(err, ModelError::BadFile { .. }), "{err}");
     assert!(err.to_string().contains("config.json"), "{err}");
 
@@ -309,8 +310,8 @@ fn tiny_missing_and_corrupt_files_are_errors_naming_the_file() {
 #[test]
 fn tiny_bad_inputs_are_errors_not_panics() {
     let dir = tiny_model_dir(false);
-    let files = BertFiles::in_dir(dir.path());
-    let m = BertClassifier::load(&files, &fresh(Pooling::Mean, 0), &Device::Cpu).unwrap();
+    let files = ModelFiles::in_dir(dir.path());
+    let m = load_bert_classifier(&files, &fresh(Pooling::Mean, 0), &Device::Cpu).unwrap();
     let dev = Device::Cpu;
     // An id outside the vocabulary.
     let (ids, mask) = one_row(&[2, 999, 3]);
@@ -405,7 +406,7 @@ fn tiny_word_spans_partition_the_tokens_and_padding_is_off() {
 struct Real {
     model: BertClassifier,
     tok: TextTokenizer,
-    files: BertFiles,
+    files: ModelFiles,
 }
 
 /// all-MiniLM-L6-v2 with a fresh mean-pooling head, loaded once per test binary.
@@ -413,7 +414,7 @@ fn l6(test: &str) -> Option<&'static Real> {
     static L6: OnceLock<Option<Real>> = OnceLock::new();
     let files = asset_files(&assets::minilm_l6_dir(), test)?;
     L6.get_or_init(|| {
-        let model = BertClassifier::load(&files, &fresh(Pooling::Mean, 0), &Device::Cpu).unwrap();
+        let model = load_bert_classifier(&files, &fresh(Pooling::Mean, 0), &Device::Cpu).unwrap();
         let tok = TextTokenizer::from_file(&files.tokenizer).unwrap();
         Some(Real { model, tok, files })
     })
@@ -435,7 +436,7 @@ fn l6_sentence_embeddings_match_the_reference_and_candles_bert_model() {
     let vb = unsafe {
         VarBuilder::from_mmaped_safetensors(&[&r.files.weights], DType::F32, &Device::Cpu).unwrap()
     };
-    let config = interprim::models::bert::load_config(&r.files.config).unwrap();
+    let config = load_bert_config(&r.files.config).unwrap();
     let reference = candle_transformers::models::bert::BertModel::load(vb, &config).unwrap();
     let encs: Vec<Encoded> = SENTENCES.iter().map(|s| r.tok.encode(s).unwrap()).collect();
     let seqs: Vec<&[u32]> = encs.iter().map(|e| e.ids.as_slice()).collect();
@@ -502,7 +503,7 @@ fn l6_batch_equals_each_sentence_alone() {
         num_labels: 2,
         seed: 11,
     };
-    let cls = BertClassifier::load(&r.files, &head, &Device::Cpu).unwrap();
+    let cls = load_bert_classifier(&r.files, &head, &Device::Cpu).unwrap();
     let encs: Vec<Encoded> = SENTENCES.iter().map(|s| r.tok.encode(s).unwrap()).collect();
     let seqs: Vec<&[u32]> = encs.iter().map(|e| e.ids.as_slice()).collect();
     let batch = pad_batch(&seqs, r.tok.special().pad, &Device::Cpu).unwrap();
@@ -569,7 +570,7 @@ fn l3_converted_model_loads_and_gives_sensible_similarities() {
         return;
     };
     let dev = Device::Cpu;
-    let model = BertClassifier::load(&files, &fresh(Pooling::Mean, 0), &dev).unwrap();
+    let model = load_bert_classifier(&files, &fresh(Pooling::Mean, 0), &dev).unwrap();
     assert_eq!(model.config().num_hidden_layers, 3);
     let tok = TextTokenizer::from_file(&files.tokenizer).unwrap();
     let e = |t: &str| sentence_embedding(&model, &tok, t);

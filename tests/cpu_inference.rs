@@ -19,11 +19,12 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use interprim::data::sentences::default_split;
 use interprim::models::bert::{BertClassifier, Config, Pooling};
+use interprim::models::registry::SentimentModel;
 use interprim::models::tokenizer::pad_batch;
+use interprim::tasks::sentiment::load_default_model;
 use interprim::text::baseline::{Baseline, SpecialToken};
 use interprim::text::masking::{log_odds, MaskedSentence};
 use interprim::text::players::{PlayerSelection, Players};
-use interprim::train::{load_sentiment_classifier, SentimentModel};
 use rand::{Rng, SeedableRng};
 
 fn note(msg: &str) {
@@ -85,7 +86,7 @@ fn tiny(pooling: Pooling, act: &str, seed: u64) -> BertClassifier {
         })
         .collect();
     let vb = VarBuilder::from_tensors(tensors.into_iter().collect(), DType::F32, &Device::Cpu);
-    BertClassifier::from_var_builder(&cfg, vb, pooling, 3).unwrap()
+    BertClassifier::load(vb, &cfg, pooling, 3).unwrap()
 }
 
 #[test]
@@ -217,8 +218,8 @@ fn sentiment_models_masked_log_odds_equal_candle_on_real_sentences() {
         .collect();
     assert_eq!(sentences.len(), 2);
     for model in SentimentModel::ALL {
-        let (m, tok) = match load_sentiment_classifier(model, None, &Device::Cpu) {
-            Ok(p) => p,
+        let classifier = match load_default_model(model) {
+            Ok(c) => c,
             Err(e) => {
                 if std::env::var_os("INTERPRIM_REQUIRE_ASSETS").is_some() {
                     panic!("INTERPRIM_REQUIRE_ASSETS is set but {e}");
@@ -227,6 +228,7 @@ fn sentiment_models_masked_log_odds_equal_candle_on_real_sentences() {
                 continue;
             }
         };
+        let (m, tok) = (classifier.model(), classifier.tokenizer());
         let mask_row = m
             .word_embeddings()
             .get(tok.special().mask as usize)
@@ -241,10 +243,10 @@ fn sentiment_models_masked_log_odds_equal_candle_on_real_sentences() {
                     token: SpecialToken::Mask,
                 },
             ] {
-                let resolved = baseline.clone().resolve(&m, &tok, None).unwrap();
-                let s = MaskedSentence::new(&m, &tok, players, resolved).unwrap();
+                let resolved = baseline.clone().resolve(m, tok, None).unwrap();
+                let s = MaskedSentence::new(m, tok, players, resolved).unwrap();
                 let masks: Vec<u32> = (0..1u32 << s.n()).collect();
-                let fast = s.logits(&m, &masks).unwrap();
+                let fast = s.logits(m, &masks).unwrap();
                 // The previous implementation of MaskedSentence::logits: forward_ids on the masked
                 // ids, or forward_embeds on the masked embeddings.
                 let ones = Tensor::ones((masks.len(), s.len()), DType::U32, &Device::Cpu).unwrap();
@@ -259,7 +261,7 @@ fn sentiment_models_masked_log_odds_equal_candle_on_real_sentences() {
                         m.forward_ids(&ids, &ones).unwrap()
                     }
                     _ => {
-                        let x = s.masked_embeds(&m, &masks, &mask_row).unwrap();
+                        let x = s.masked_embeds(m, &masks, &mask_row).unwrap();
                         m.forward_embeds(&x, &ones).unwrap()
                     }
                 };
@@ -300,13 +302,14 @@ fn masked_values_do_not_depend_on_batch_size_or_threads() {
         })
         .unwrap();
     for model in SentimentModel::ALL {
-        let (m, tok) = load_sentiment_classifier(model, None, &Device::Cpu).unwrap();
+        let classifier = load_default_model(model).unwrap();
+        let (m, tok) = (classifier.model(), classifier.tokenizer());
         let resolved = Baseline::TokenEmbedding {
             token: SpecialToken::Mask,
         }
-        .resolve(&m, &tok, None)
+        .resolve(m, tok, None)
         .unwrap();
-        let s = MaskedSentence::new(&m, &tok, &players, resolved).unwrap();
+        let s = MaskedSentence::new(m, tok, &players, resolved).unwrap();
         let masks: Vec<u32> = (0..1u32 << s.n()).collect();
         let bits = |t: Tensor| -> Vec<u32> {
             t.flatten_all()
@@ -317,11 +320,11 @@ fn masked_values_do_not_depend_on_batch_size_or_threads() {
                 .map(|x| x.to_bits())
                 .collect()
         };
-        let all = bits(s.logits(&m, &masks).unwrap());
+        let all = bits(s.logits(m, &masks).unwrap());
         for chunk in [1usize, 37] {
             let chunked: Vec<u32> = masks
                 .chunks(chunk)
-                .flat_map(|c| bits(s.logits(&m, c).unwrap()))
+                .flat_map(|c| bits(s.logits(m, c).unwrap()))
                 .collect();
             assert_eq!(
                 chunked,
@@ -335,7 +338,7 @@ fn masked_values_do_not_depend_on_batch_size_or_threads() {
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let in_pool = pool.install(|| bits(s.logits(&m, &masks).unwrap()));
+            let in_pool = pool.install(|| bits(s.logits(m, &masks).unwrap()));
             assert_eq!(
                 in_pool,
                 all,
@@ -353,7 +356,7 @@ fn masked_values_do_not_depend_on_batch_size_or_threads() {
 fn digit_cnns_masked_log_odds_equal_candle() {
     use interprim::data::digits::PIXELS;
     use interprim::games::image::{masked_images, select_patches, PatchOptions};
-    use interprim::models::digit_net::{DigitClassifier, DigitModel};
+    use interprim::models::registry::DigitModel;
     // A drawn "3": two arcs of ink on a blank 28×28 image, with some grey noise.
     let mut img = vec![0f32; PIXELS];
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
@@ -371,7 +374,7 @@ fn digit_cnns_masked_log_odds_equal_candle() {
     let patches = select_patches(&img, &PatchOptions::default()).unwrap();
     let images = masked_images(&img, &patches).unwrap();
     for model in DigitModel::ALL {
-        let net = DigitClassifier::load_default(model, &Device::Cpu).unwrap();
+        let net = model.load(&Device::Cpu).unwrap();
         let fast = net.logits_tensor(&images).unwrap();
         let reference = net.logits_tensor_candle(&images).unwrap();
         let w = worst_log_odds(&fast, &reference);

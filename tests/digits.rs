@@ -14,8 +14,10 @@ use interprim::data::digits::{
     default_dir, default_split, load_digits, stratified_split, Digit, PIXELS, THREE,
 };
 use interprim::games::image::{masked_images, patch_values, select_patches, Patch, PatchOptions};
+use interprim::models::checkpoint::load_digit_classifier;
 use interprim::models::cnn::seeded_init;
-use interprim::models::digit_net::{DigitClassifier, DigitModel};
+use interprim::models::digit_net::DigitClassifier;
+use interprim::models::registry::DigitModel;
 use interprim::models::{resnet, vgg};
 use interprim::train::digits::{evaluate_digits, training_metadata};
 use interprim::{decompose_generalizable, decompose_traditional, DecompositionOptions, Error};
@@ -60,7 +62,7 @@ fn all_files() -> Vec<PathBuf> {
 fn models() -> Vec<DigitClassifier> {
     DigitModel::ALL
         .iter()
-        .map(|&m| DigitClassifier::load_default(m, &Device::Cpu).unwrap())
+        .map(|&m| m.load(&Device::Cpu).unwrap())
         .collect()
 }
 
@@ -154,7 +156,7 @@ fn missing_and_corrupt_digit_files_are_errors() {
 
 fn fresh(arch: DigitModel, vm: &VarMap) -> Box<dyn interprim::models::cnn::ImageNet> {
     let vb = VarBuilder::from_varmap(vm, DType::F32, &Device::Cpu);
-    let net = interprim::models::digit_net::build_net(arch, &arch.config_json(), vb).unwrap();
+    let net = arch.config().build(vb).unwrap();
     seeded_init(vm, 3).unwrap();
     net
 }
@@ -236,8 +238,8 @@ fn committed_weights_reach_the_recorded_accuracy() {
         assert!(size < 4_000_000, "{arch}: {size} bytes");
         let meta = training_metadata(&path).unwrap();
         assert_eq!(meta["split"]["seed"], 0);
-        let m = DigitClassifier::load(&path, &Device::Cpu).unwrap();
-        assert_eq!(m.arch(), arch);
+        let m = load_digit_classifier(&path, &Device::Cpu).unwrap();
+        assert_eq!(m.config(), &arch.config());
         let e = evaluate_digits(&m, &split.test).unwrap();
         eprintln!("{arch}: {}", e.describe());
         assert!(e.accuracy >= min, "{arch}: {}", e.describe());
@@ -253,11 +255,11 @@ fn committed_weights_reach_the_recorded_accuracy() {
 fn loading_bad_weight_files_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("none.safetensors");
-    let e = DigitClassifier::load(&missing, &Device::Cpu).unwrap_err();
+    let e = load_digit_classifier(&missing, &Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("train digits"), "{e}");
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"not a safetensors file").unwrap();
-    assert!(DigitClassifier::load(&junk, &Device::Cpu).is_err());
+    assert!(load_digit_classifier(&junk, &Device::Cpu).is_err());
     // a valid file without the architecture metadata
     let plain = dir.path().join("plain.safetensors");
     let t = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
@@ -266,7 +268,7 @@ fn loading_bad_weight_files_is_an_error() {
         &plain,
     )
     .unwrap();
-    let e = DigitClassifier::load(&plain, &Device::Cpu).unwrap_err();
+    let e = load_digit_classifier(&plain, &Device::Cpu).unwrap_err();
     assert!(e.to_string().contains("interprim.architecture"), "{e}");
 }
 

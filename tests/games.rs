@@ -7,9 +7,9 @@
 use interprim::api::{sentence_values, ExplicitPlayers, ExtractOptions};
 use interprim::game::{evaluate, Budget, EvalOptions, FnGame, Game, VectorGame};
 use interprim::games::lm::{greedy_next_word, LmBaseline, LmGame};
+use interprim::models::registry::SentimentModel;
 use interprim::text::baseline::{Baseline, SpecialToken};
 use interprim::text::players::{PlayerSelection, Players};
-use interprim::train::SentimentModel;
 use interprim::Coalition;
 
 mod common;

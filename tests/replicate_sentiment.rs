@@ -10,7 +10,7 @@ fn assets_present() -> bool {
         && interprim::models::assets::minilm_l3_dir()
             .join("model.safetensors")
             .exists()
-        && interprim::train::SentimentModel::L3
+        && interprim::models::registry::SentimentModel::L3
             .committed_weights()
             .exists();
     if !ok {
@@ -212,8 +212,8 @@ fn the_api_and_the_replication_give_identical_interactions() {
         return;
     }
     use interprim::api::{compare_with, ExtractOptions};
+    use interprim::models::registry::SentimentModel;
     use interprim::tasks::sentiment::{load_default_model, replicate_sentiment, SentimentArgs};
-    use interprim::train::SentimentModel;
     let dir = tempfile::tempdir().unwrap();
     let mut args = SentimentArgs {
         n: 6,

@@ -14,11 +14,11 @@ use interprim::data::sentences::{
     default_path, default_split, load_sentences, parse_sentences, seeded_subset, stratified_split,
     stratified_split_indices, LabeledSentence, NEGATIVE, POSITIVE,
 };
-use interprim::models::bert::{BertClassifier, BertFiles, HeadSource, Pooling};
+use interprim::models::bert::Pooling;
+use interprim::models::checkpoint::{load_bert_classifier, HeadSource, ModelFiles};
+use interprim::models::registry::SentimentModel;
 use interprim::models::tokenizer::TextTokenizer;
-use interprim::train::{
-    evaluate, load_sentiment_classifier, train_sentiment, SentimentModel, Storage, TrainOptions,
-};
+use interprim::train::{evaluate, train_sentiment, Storage, TrainOptions};
 
 fn note(msg: &str) {
     let _ = writeln!(std::io::stderr(), "{msg}");
@@ -202,7 +202,7 @@ fn lcg_values(n: usize, seed: u64, a: f32) -> Vec<f32> {
 
 /// A tiny BERT (hidden 16, 2 layers, no pooler) and an 80-sentence data file whose label is
 /// given by the sentiment word: 64 training and 16 test sentences.
-fn tiny_setup() -> (tempfile::TempDir, BertFiles, PathBuf) {
+fn tiny_setup() -> (tempfile::TempDir, ModelFiles, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let (v, h, i, p, l) = (WORDS.len(), 16, 32, 32, 2);
     let cfg = common::tiny_bert::config_json(v, h, i, p, l, 2, "gelu");
@@ -248,11 +248,11 @@ fn tiny_setup() -> (tempfile::TempDir, BertFiles, PathBuf) {
     }
     let data = dir.path().join("sentences.txt");
     std::fs::write(&data, lines).unwrap();
-    let files = BertFiles::in_dir(dir.path());
+    let files = ModelFiles::in_dir(dir.path());
     (dir, files, data)
 }
 
-fn tiny_options(files: &BertFiles, data: &Path, out: &Path) -> TrainOptions {
+fn tiny_options(files: &ModelFiles, data: &Path, out: &Path) -> TrainOptions {
     TrainOptions {
         model_name: "tiny".into(),
         base: files.clone(),
@@ -297,7 +297,7 @@ fn tiny_training_reduces_the_loss_and_the_file_reloads() {
     assert!(r.file_bytes > 0 && r.file_bytes == std::fs::metadata(&out).unwrap().len());
     // The file loads as a fine-tuned head with its labels, and evaluate() agrees with the report.
     let model =
-        BertClassifier::load(&files, &HeadSource::FineTuned(out.clone()), &Device::Cpu).unwrap();
+        load_bert_classifier(&files, &HeadSource::FineTuned(out.clone()), &Device::Cpu).unwrap();
     assert_eq!(model.pooling(), Pooling::Mean);
     assert_eq!(model.labels().unwrap(), ["negative", "positive"]);
     let tok = TextTokenizer::from_file(&files.tokenizer).unwrap();
@@ -335,7 +335,7 @@ fn tiny_training_is_reproducible_and_f16_files_are_half_the_size() {
         rc.file_bytes,
         ra.file_bytes
     );
-    let m = BertClassifier::load(&files, &HeadSource::FineTuned(c), &Device::Cpu).unwrap();
+    let m = load_bert_classifier(&files, &HeadSource::FineTuned(c), &Device::Cpu).unwrap();
     assert_eq!(m.pooling(), Pooling::Cls);
     // Another training seed gives other weights.
     opts.seed = 1;
@@ -446,7 +446,8 @@ fn committed_accuracy(model: SentimentModel, test: &str) {
     assert!(weights.is_file(), "{} is not committed", weights.display());
     let size = std::fs::metadata(&weights).unwrap().len();
     assert!(size < 8_500_000, "{} is {size} bytes", weights.display());
-    let (classifier, tokenizer) = load_sentiment_classifier(model, None, &Device::Cpu).unwrap();
+    let loaded = interprim::tasks::sentiment::load_default_model(model).unwrap();
+    let (classifier, tokenizer) = (loaded.model(), loaded.tokenizer());
     assert_eq!(classifier.labels().unwrap(), ["negative", "positive"]);
     let split = default_split().unwrap();
     let sentences = match COMMITTED_EVAL_SUBSET {
@@ -454,7 +455,7 @@ fn committed_accuracy(model: SentimentModel, test: &str) {
         None => split.test,
     };
     let t = std::time::Instant::now();
-    let e = evaluate(&classifier, &tokenizer, &sentences, 64, |_, _| {}).unwrap();
+    let e = evaluate(classifier, tokenizer, &sentences, 64, |_, _| {}).unwrap();
     note(&format!(
         "{test}: {model} accuracy {:.4} ({}/{}) on the test split in {:.1} s",
         e.accuracy,

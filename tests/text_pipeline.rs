@@ -16,7 +16,7 @@ use interprim::api::{
 use interprim::decomposition::DecompositionOptions;
 use interprim::games::text::Target;
 use interprim::models::assets;
-use interprim::models::bert::BertFiles;
+use interprim::models::checkpoint::ModelFiles;
 use interprim::text::diff::DiffBert;
 use interprim::text::{
     log_odds, Baseline, LearnBaselineOptions, MaskedSentence, PlayerSelection, Players,
@@ -31,7 +31,7 @@ fn note(msg: &str) {
 
 fn have_assets(test: &str) -> bool {
     let dirs = [assets::minilm_l6_dir(), assets::minilm_l3_dir()];
-    if dirs.iter().all(|d| BertFiles::in_dir(d).exist()) {
+    if dirs.iter().all(|d| ModelFiles::in_dir(d).exist()) {
         return true;
     }
     let msg = format!(

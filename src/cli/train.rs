@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::models::bert::Pooling;
-use crate::models::digit_net::DigitModel;
+use crate::models::registry::{DigitModel, SentimentModel};
 use crate::train::digits::{train_digits, DigitProgress, DigitTrainOptions};
-use crate::train::{train_sentiment, Progress, SentimentModel, Storage, TrainOptions};
+use crate::train::{train_sentiment, Progress, Storage, TrainOptions};
 use crate::{Error, Result};
 
 /// What to train.

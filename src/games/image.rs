@@ -19,13 +19,12 @@
 //! of "3" minus the other), centred: v(x_T) − v(x_∅). All 2^n masked images are evaluated in
 //! batches.
 
-use candle_core::Device;
 use rand::{RngCore, SeedableRng};
 
 use crate::coalition::Coalition;
 use crate::data::digits::{PIXELS, SIDE};
 use crate::game::Game;
-use crate::models::digit_net::{DigitClassifier, DigitModel};
+use crate::models::digit_net::DigitClassifier;
 use crate::{Error, Result};
 
 /// A square patch of pixels: top-left (row, col) and side.
@@ -240,14 +239,6 @@ pub fn patch_values(
         ..crate::game::EvalOptions::centred()
     };
     Ok(crate::game::evaluate(&game, &opts, None)?.v)
-}
-
-/// The two default CNNs (ResNet-20 first) from the committed weights.
-pub fn load_default_models() -> Result<Vec<DigitClassifier>> {
-    DigitModel::ALL
-        .iter()
-        .map(|&m| DigitClassifier::load_default(m, &Device::Cpu))
-        .collect()
 }
 
 /// A digit CNN on one image as a [`Game`]: patch players, zero baseline, v(x_T) = logit₃ − logit_rest

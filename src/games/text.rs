@@ -13,7 +13,8 @@ use candle_core::Device;
 
 use crate::coalition::Coalition;
 use crate::game::Game;
-use crate::models::bert::{BertClassifier, BertFiles, HeadSource, Pooling};
+use crate::models::bert::{BertClassifier, Pooling};
+use crate::models::checkpoint::{load_bert_classifier, HeadSource, ModelFiles};
 use crate::models::tokenizer::TextTokenizer;
 use crate::models::ModelError;
 use crate::text::baseline::{learn_baseline, Baseline, LearnBaselineOptions, LearnedBaseline};
@@ -41,7 +42,7 @@ pub struct TextClassifier {
     name: String,
     tokenizer: TextTokenizer,
     model: BertClassifier,
-    source: Option<(BertFiles, HeadSource)>,
+    source: Option<(ModelFiles, HeadSource)>,
     identity: OnceLock<String>,
     learned: Option<LearnedBaseline>,
     forward_calls: AtomicUsize,
@@ -72,18 +73,18 @@ impl TextClassifier {
         let head = head
             .map(|p| HeadSource::FineTuned(p.to_path_buf()))
             .unwrap_or_else(fresh_head);
-        Self::load_with(name, BertFiles::in_dir(dir), head, &Device::Cpu)
+        Self::load_with(name, ModelFiles::in_dir(dir), head, &Device::Cpu)
     }
 
     /// Load from explicit files and head source.
     pub fn load_with(
         name: &str,
-        files: BertFiles,
+        files: ModelFiles,
         head: HeadSource,
         device: &Device,
     ) -> Result<Self> {
         let tokenizer = TextTokenizer::from_file(&files.tokenizer)?;
-        let model = BertClassifier::load(&files, &head, device)?;
+        let model = load_bert_classifier(&files, &head, device)?;
         let mut c = Self::from_parts(name, tokenizer, model, None);
         c.source = Some((files, head));
         Ok(c)
@@ -126,7 +127,7 @@ impl TextClassifier {
     }
 
     /// The files and head it was loaded from, if it was loaded from files.
-    pub fn source(&self) -> Option<&(BertFiles, HeadSource)> {
+    pub fn source(&self) -> Option<&(ModelFiles, HeadSource)> {
         self.source.as_ref()
     }
 

@@ -5,40 +5,28 @@
 //! `candle_transformers::models::bert::BertModel` only takes ids, so the embedding layer is
 //! rebuilt here and its public `BertEncoder` runs the transformer layers.
 //!
-//! Weights: the base encoder comes from a cached asset (model.safetensors + config.json); the head
-//! (and, optionally, replacements for some encoder tensors, e.g. fine-tuned top layers) come from a
-//! small separate safetensors file ([`HeadSource::FineTuned`]), or the head is initialised from a
-//! seed ([`HeadSource::Fresh`]) so the pipeline runs before any training.
+//! As the model files of candle-transformers: [`Config`] (Hugging Face's config.json), the network
+//! built by [`BertClassifier::load`] from a `VarBuilder`, and its forward passes. Reading the files
+//! (base weights, fine-tuned head overlays, fresh seeded heads) is [`super::checkpoint`]'s.
 //!
 //! Head: [`Pooling::Cls`] is Hugging Face's `BertForSequenceClassification` (pooler dense + tanh on
 //! \[CLS\], then `classifier`); [`Pooling::Mean`] is the sentence-transformers mean over the tokens of
 //! the attention mask, then `classifier`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 use candle_transformers::models::bert::{BertEncoder, HiddenAct};
-use rand::SeedableRng;
 
-use super::assets::FETCH_HINT;
 use super::bert_cpu::{CpuBert, Dense, Layer, Norm};
 use super::cpu_kernels::Act;
 use super::ModelError;
 
 /// The Hugging Face BERT config.json.
 pub use candle_transformers::models::bert::Config;
-
-/// Safetensors metadata key holding the pooling of a fine-tuned file ("cls" or "mean").
-pub const META_POOLING: &str = "interprim.pooling";
-/// Safetensors metadata key holding the label names of a fine-tuned file (a JSON array).
-pub const META_LABELS: &str = "interprim.labels";
-
-const HEAD_HINT: &str = "the fine-tuned head file is corrupt or was written for another model; \
-                         write it again with bert::save_fine_tuned";
 
 /// How token states become one vector per sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,151 +59,13 @@ impl FromStr for Pooling {
     }
 }
 
-/// The three files of a base model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BertFiles {
-    pub config: PathBuf,
-    pub tokenizer: PathBuf,
-    pub weights: PathBuf,
-}
-
-impl BertFiles {
-    /// `dir/config.json`, `dir/tokenizer.json`, `dir/model.safetensors`.
-    pub fn in_dir(dir: &Path) -> Self {
-        Self {
-            config: dir.join("config.json"),
-            tokenizer: dir.join("tokenizer.json"),
-            weights: dir.join("model.safetensors"),
-        }
+/// Check what the network needs of a config: `hidden_size` a multiple of `num_attention_heads`.
+/// Errors: a message naming the problem (the caller adds the file).
+pub fn check_config(config: &Config) -> Result<(), String> {
+    if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        return Err("hidden_size is not a multiple of num_attention_heads".into());
     }
-
-    /// All three present?
-    pub fn exist(&self) -> bool {
-        self.config.is_file() && self.tokenizer.is_file() && self.weights.is_file()
-    }
-}
-
-/// Where the classification head comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HeadSource {
-    /// A new head: `classifier` ~ N(0, initializer_range²) from `seed`, zero bias. With
-    /// [`Pooling::Cls`] the base model's pooler is used, or a seeded one if it has none.
-    Fresh {
-        pooling: Pooling,
-        num_labels: usize,
-        seed: u64,
-    },
-    /// A safetensors file written by [`save_fine_tuned`]: `classifier.{weight,bias}`, optionally
-    /// `pooler.dense.{weight,bias}` and any base tensors it replaces; pooling in its metadata.
-    FineTuned(PathBuf),
-}
-
-/// Read and parse config.json.
-pub fn load_config(path: &Path) -> Result<Config, ModelError> {
-    ModelError::require_file(path, FETCH_HINT)?;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| ModelError::bad_file(path, e, FETCH_HINT))?;
-    let cfg: Config =
-        serde_json::from_str(&text).map_err(|e| ModelError::bad_file(path, e, FETCH_HINT))?;
-    if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
-        return Err(ModelError::bad_file(
-            path,
-            "hidden_size is not a multiple of num_attention_heads",
-            FETCH_HINT,
-        ));
-    }
-    Ok(cfg)
-}
-
-/// Load a safetensors file into tensors on `device`, with names normalised (a leading `bert.` of
-/// HF checkpoints is dropped).
-fn load_tensors(
-    path: &Path,
-    device: &Device,
-    hint: &str,
-) -> Result<HashMap<String, Tensor>, ModelError> {
-    ModelError::require_file(path, hint)?;
-    let tensors = candle_core::safetensors::load(path, device)
-        .map_err(|e| ModelError::bad_file(path, e, hint))?;
-    Ok(tensors
-        .into_iter()
-        .map(|(k, v)| (k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
-        .collect())
-}
-
-/// The `__metadata__` of a safetensors file.
-fn read_metadata(path: &Path) -> Result<HashMap<String, String>, ModelError> {
-    let bytes = std::fs::read(path).map_err(|e| ModelError::bad_file(path, e, HEAD_HINT))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| ModelError::bad_file(path, e, HEAD_HINT))?;
-    Ok(meta.metadata().clone().unwrap_or_default())
-}
-
-fn is_head_tensor(name: &str) -> bool {
-    matches!(
-        name,
-        "classifier.weight" | "classifier.bias" | "pooler.dense.weight" | "pooler.dense.bias"
-    )
-}
-
-/// A seeded N(0, std²) matrix (Box–Muller on ChaCha8, so it is reproducible across platforms).
-fn seeded_normal(
-    rows: usize,
-    cols: usize,
-    std: f64,
-    seed: u64,
-    device: &Device,
-) -> Result<Tensor, ModelError> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let v = crate::util::normal_f32(rows * cols, std, &mut rng)
-        .map_err(|e| ModelError::Input(e.to_string()))?;
-    Ok(Tensor::from_vec(v, (rows, cols), device)?)
-}
-
-/// Write a fine-tuned head file: `tensors` must hold `classifier.weight` `(num_labels, hidden)` and
-/// `classifier.bias`; any other tensor replaces the base tensor of the same name at load time.
-pub fn save_fine_tuned(
-    path: &Path,
-    tensors: &BTreeMap<String, Tensor>,
-    pooling: Pooling,
-    labels: Option<&[String]>,
-) -> Result<(), ModelError> {
-    for k in ["classifier.weight", "classifier.bias"] {
-        if !tensors.contains_key(k) {
-            return Err(ModelError::Input(format!("a fine-tuned file needs {k}")));
-        }
-    }
-    let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
-    for (name, t) in tensors {
-        let v: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-        data.push((
-            name.clone(),
-            t.dims().to_vec(),
-            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        ));
-    }
-    let views = data
-        .iter()
-        .map(|(n, s, b)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
-                .map(|v| (n.as_str(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ModelError::Input(e.to_string()))?;
-    let mut meta = HashMap::from([(META_POOLING.to_string(), pooling.as_str().to_string())]);
-    if let Some(l) = labels {
-        meta.insert(
-            META_LABELS.to_string(),
-            serde_json::to_string(l).map_err(|e| ModelError::Input(e.to_string()))?,
-        );
-    }
-    safetensors::tensor::serialize_to_file(views, Some(meta), path).map_err(|e| {
-        ModelError::BadFile {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-            hint: "check that the directory exists and is writable".into(),
-        }
-    })
+    Ok(())
 }
 
 /// A BERT encoder with a sequence-classification head.
@@ -271,111 +121,13 @@ impl std::fmt::Debug for BertClassifier {
 }
 
 impl BertClassifier {
-    /// Load the base model from `files` and the head from `head`.
-    pub fn load(files: &BertFiles, head: &HeadSource, device: &Device) -> Result<Self, ModelError> {
-        let config = load_config(&files.config)?;
-        let mut tensors = load_tensors(&files.weights, device, FETCH_HINT)?;
-        let check_shape = |name: &str, t: &Tensor, dims: &[usize], path: &Path, hint: &str| {
-            if t.dims() == dims {
-                Ok(())
-            } else {
-                Err(ModelError::bad_file(
-                    path,
-                    format!("{name} has shape {:?}, expected {dims:?}", t.dims()),
-                    hint,
-                ))
-            }
-        };
-        let h = config.hidden_size;
-        let (pooling, num_labels, labels) = match head {
-            HeadSource::Fresh {
-                pooling,
-                num_labels,
-                seed,
-            } => {
-                if *num_labels == 0 {
-                    return Err(ModelError::Input("num_labels must be at least 1".into()));
-                }
-                let std = config.initializer_range;
-                tensors.insert(
-                    "classifier.weight".into(),
-                    seeded_normal(*num_labels, h, std, *seed, device)?,
-                );
-                tensors.insert(
-                    "classifier.bias".into(),
-                    Tensor::zeros(*num_labels, DType::F32, device)?,
-                );
-                if *pooling == Pooling::Cls && !tensors.contains_key("pooler.dense.weight") {
-                    let s = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                    tensors.insert(
-                        "pooler.dense.weight".into(),
-                        seeded_normal(h, h, std, s, device)?,
-                    );
-                    tensors.insert(
-                        "pooler.dense.bias".into(),
-                        Tensor::zeros(h, DType::F32, device)?,
-                    );
-                }
-                (*pooling, *num_labels, None)
-            }
-            HeadSource::FineTuned(path) => {
-                let overlay = load_tensors(path, device, HEAD_HINT)?;
-                let meta = read_metadata(path)?;
-                let pooling: Pooling = meta
-                    .get(META_POOLING)
-                    .ok_or_else(|| {
-                        ModelError::bad_file(path, format!("no {META_POOLING} metadata"), HEAD_HINT)
-                    })?
-                    .parse()
-                    .map_err(|e| ModelError::bad_file(path, e, HEAD_HINT))?;
-                let labels: Option<Vec<String>> = meta
-                    .get(META_LABELS)
-                    .map(|s| serde_json::from_str(s))
-                    .transpose()
-                    .map_err(|e| ModelError::bad_file(path, e, HEAD_HINT))?;
-                let w = overlay
-                    .get("classifier.weight")
-                    .ok_or_else(|| ModelError::bad_file(path, "no classifier.weight", HEAD_HINT))?;
-                let num_labels = w.dims().first().copied().unwrap_or(0);
-                check_shape("classifier.weight", w, &[num_labels, h], path, HEAD_HINT)?;
-                if let Some(l) = &labels {
-                    if l.len() != num_labels {
-                        return Err(ModelError::bad_file(
-                            path,
-                            format!("{} labels for {num_labels} outputs", l.len()),
-                            HEAD_HINT,
-                        ));
-                    }
-                }
-                for (name, t) in overlay {
-                    if !is_head_tensor(&name) {
-                        let base = tensors.get(&name).ok_or_else(|| {
-                            ModelError::bad_file(
-                                path,
-                                format!("{name} is not a tensor of the base model"),
-                                HEAD_HINT,
-                            )
-                        })?;
-                        check_shape(&name, &t, base.dims(), path, HEAD_HINT)?;
-                    }
-                    tensors.insert(name, t);
-                }
-                (pooling, num_labels, labels)
-            }
-        };
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let mut model = Self::from_var_builder(&config, vb, pooling, num_labels)
-            .map_err(|e| ModelError::bad_file(&files.weights, e, FETCH_HINT))?;
-        model.labels = labels;
-        Ok(model)
-    }
-
     /// Build from a VarBuilder holding the BERT tensors (HF names without a `bert.` prefix) and the
-    /// head (`classifier.*`, and `pooler.dense.*` for [`Pooling::Cls`]). A VarBuilder backed by a
-    /// `candle_nn::VarMap` gives a trainable model.
-    pub fn from_var_builder(
-        config: &Config,
+    /// head (`classifier.*` `(num_labels, hidden)`, and `pooler.dense.*` for [`Pooling::Cls`]). A
+    /// VarBuilder backed by a `candle_nn::VarMap` gives a trainable model. Files are read by
+    /// [`super::checkpoint::load_bert_classifier`]. Errors: a missing tensor or one of another shape.
+    pub fn load(
         vb: VarBuilder,
+        config: &Config,
         pooling: Pooling,
         num_labels: usize,
     ) -> Result<Self, ModelError> {
@@ -509,7 +261,6 @@ impl BertClassifier {
                 },
             },
             layers,
-            pooling: self.pooling,
             pooler: self.pooler.as_ref().map(linear).transpose()?,
             classifier: linear(&self.classifier)?,
         }))
@@ -532,6 +283,12 @@ impl BertClassifier {
         self.labels.as_deref()
     }
 
+    /// The same model with the label names `labels` (one per output; the caller checks the count).
+    pub fn with_labels(mut self, labels: Option<Vec<String>>) -> Self {
+        self.labels = labels;
+        self
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -542,7 +299,7 @@ impl BertClassifier {
     }
 
     /// The head tensors (`classifier.*`, `pooler.dense.*` with CLS pooling), e.g. for
-    /// [`save_fine_tuned`].
+    /// [`super::checkpoint::save_fine_tuned`].
     pub fn head_tensors(&self) -> BTreeMap<String, Tensor> {
         let mut m = BTreeMap::new();
         let mut put = |name: &str, l: &Linear| {

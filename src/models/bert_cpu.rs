@@ -27,7 +27,6 @@ use std::ops::Range;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::bert::Pooling;
 use super::cpu_kernels::{self as k, Act, AttnScratch};
 
 /// A dense layer's parameters: `w` is `(in, out)` row-major (the transpose of candle's
@@ -106,8 +105,7 @@ pub(crate) struct CpuBert {
     pub positions: Vec<f32>,
     pub embed_norm: Norm,
     pub layers: Vec<Layer>,
-    pub pooling: Pooling,
-    /// `pooler.dense` for [`Pooling::Cls`].
+    /// `pooler.dense` of CLS pooling (tanh(dense(h\[CLS\]))); None: mean pooling over the tokens.
     pub pooler: Option<Dense>,
     pub classifier: Dense,
 }
@@ -272,13 +270,13 @@ impl CpuBert {
         let h = self.hidden;
         let mut out = Vec::with_capacity(seqs.len() * self.classifier.out);
         for r in seqs {
-            let pooled: Vec<f32> = match (self.pooling, &self.pooler) {
-                (Pooling::Cls, Some(p)) => {
+            let pooled: Vec<f32> = match &self.pooler {
+                Some(p) => {
                     let mut v = matvec(p, &states[r.start * h..(r.start + 1) * h]);
                     v.iter_mut().for_each(|x| *x = x.tanh());
                     v
                 }
-                _ => {
+                None => {
                     let mut sum = vec![0f32; h];
                     for row in states[r.start * h..r.end * h].chunks_exact(h) {
                         sum.iter_mut().zip(row).for_each(|(s, &x)| *s += x);

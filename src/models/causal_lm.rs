@@ -11,10 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
+use super::checkpoint::read_gguf;
 use super::decoder::KvCache;
 use super::gemma3::{Activation, Gemma3};
 use super::gguf_tokenizer::LmTokenizer;
@@ -65,11 +65,7 @@ impl CausalLm {
     /// Load a GGUF file: weights (dequantised only where candle does so) and tokenizer.
     pub fn load(name: &str, path: &Path, device: &Device) -> Result<Self, ModelError> {
         let hint = super::assets::FETCH_HINT;
-        ModelError::require_file(path, hint)?;
-        let mut f = std::fs::File::open(path).map_err(|e| ModelError::bad_file(path, e, hint))?;
-        let ct = gguf_file::Content::read(&mut f).map_err(|e| {
-            ModelError::bad_file(path, e, "not a GGUF file; run scripts/fetch-assets.sh lm")
-        })?;
+        let (mut f, ct) = read_gguf(path)?;
         let arch = ct
             .metadata
             .get("general.architecture")

@@ -1,6 +1,5 @@
 //! Building blocks of the digit CNNs ([`super::resnet`], [`super::vgg`]): 2-D batch norm with a
-//! correct running-statistics update, 3×3 convolutions, seeded initialisation of a `VarMap`, and
-//! loading a model with its config from a safetensors file.
+//! correct running-statistics update, 3×3 convolutions, and seeded initialisation of a `VarMap`.
 //!
 //! Why a batch norm of our own: candle-nn's `BatchNorm` copies its running statistics into a new
 //! `Var` when they do not come from a `VarMap`, and its update keeps the statistics attached to
@@ -9,14 +8,9 @@
 //! update, and training mode follows PyTorch exactly: normalise with the biased batch variance,
 //! update `running = (1 − momentum)·running + momentum·batch` with the unbiased variance.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use candle_core::{DType, Device, Module, ModuleT, Result, Tensor, Var, D};
+use candle_core::{DType, Module, ModuleT, Result, Tensor, Var, D};
 use candle_nn::{Conv2d, Conv2dConfig, Init, VarBuilder, VarMap};
 use rand::SeedableRng;
-
-use super::ModelError;
 
 /// Names of the batch-norm statistics: state, not trained by the optimiser.
 pub const RUNNING_STATS: [&str; 2] = ["running_mean", "running_var"];
@@ -217,32 +211,10 @@ pub fn normal(n: usize, std: f64, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f32>
     crate::util::normal_f32(n, std, rng).unwrap_or_else(|_| vec![0.0; n])
 }
 
-/// Tensors by name and the `__metadata__` of a safetensors file.
-pub type TensorsAndMetadata = (HashMap<String, Tensor>, HashMap<String, String>);
-
-/// The tensors (as f32) and `__metadata__` of a safetensors file, with errors naming the file.
-pub fn read_safetensors(
-    path: &Path,
-    hint: &str,
-    device: &Device,
-) -> std::result::Result<TensorsAndMetadata, ModelError> {
-    ModelError::require_file(path, hint)?;
-    let bytes = std::fs::read(path).map_err(|e| ModelError::bad_file(path, e, hint))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| ModelError::bad_file(path, e, hint))?;
-    let meta = meta.metadata().clone().unwrap_or_default();
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-        .map_err(|e| ModelError::bad_file(path, e, hint))?;
-    let tensors = tensors
-        .into_iter()
-        .map(|(k, t)| Ok((k, t.to_dtype(DType::F32)?)))
-        .collect::<Result<HashMap<_, _>>>()?;
-    Ok((tensors, meta))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn batch_norm_train_updates_running_stats_like_pytorch() {

@@ -13,8 +13,13 @@
 //! (((x − mean) / √(var + eps)) · weight + bias), the convolution sums over (ky, kx, channel)
 //! where candle sums over (channel, ky, kx).
 
+use std::collections::HashMap;
+
+use candle_core::{DType, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
+
+use super::{resnet, vgg};
 
 /// A convolution without bias followed by evaluation-mode batch norm.
 #[derive(Clone, Debug)]
@@ -340,99 +345,110 @@ fn max_pool2(h: &[f32], b: usize, side: usize, c: usize) -> Vec<f32> {
     out
 }
 
-/// Build the CPU path from the tensors of a digit-model file (names as [`super::resnet`] and
-/// [`super::vgg`] give them). None when a tensor is missing or has another shape (the caller then
-/// keeps candle's path, which reports the problem).
-pub(crate) fn build(
-    arch: super::digit_net::DigitModel,
-    config: &serde_json::Value,
-    tensors: &std::collections::HashMap<String, candle_core::Tensor>,
-) -> Option<CpuCnn> {
-    use super::digit_net::DigitModel;
-    let get = |name: &str, dims: &[usize]| -> Option<Vec<f32>> {
-        let t = tensors.get(name)?;
+/// The tensors of a digit-model file as the CPU layers' f32 buffers. Each getter gives None when a
+/// tensor is missing or has another shape.
+struct Tensors<'a>(&'a HashMap<String, Tensor>);
+
+impl Tensors<'_> {
+    fn get(&self, name: &str, dims: &[usize]) -> Option<Vec<f32>> {
+        let t = self.0.get(name)?;
         if t.dims() != dims {
             return None;
         }
-        t.to_dtype(candle_core::DType::F32)
+        t.to_dtype(DType::F32)
             .ok()?
             .flatten_all()
             .ok()?
             .to_vec1()
             .ok()
-    };
-    let conv_bn = |pre: &str, cin: usize, cout: usize, k: usize, stride: usize| -> Option<ConvBn> {
+    }
+
+    fn conv_bn(
+        &self,
+        pre: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+    ) -> Option<ConvBn> {
         Some(ConvBn::new(
-            &get(&format!("{pre}.conv.weight"), &[cout, cin, k, k])?,
+            &self.get(&format!("{pre}.conv.weight"), &[cout, cin, k, k])?,
             cout,
             cin,
             k,
             stride,
-            get(&format!("{pre}.bn.running_mean"), &[cout])?,
-            get(&format!("{pre}.bn.running_var"), &[cout])?,
+            self.get(&format!("{pre}.bn.running_mean"), &[cout])?,
+            self.get(&format!("{pre}.bn.running_var"), &[cout])?,
             1e-5,
-            get(&format!("{pre}.bn.weight"), &[cout])?,
-            get(&format!("{pre}.bn.bias"), &[cout])?,
+            self.get(&format!("{pre}.bn.weight"), &[cout])?,
+            self.get(&format!("{pre}.bn.bias"), &[cout])?,
         ))
-    };
-    let linear = |pre: &str, inp: usize, out: usize| -> Option<Linear> {
+    }
+
+    fn linear(&self, pre: &str, inp: usize, out: usize) -> Option<Linear> {
         Some(Linear::new(
-            &get(&format!("{pre}.weight"), &[out, inp])?,
-            get(&format!("{pre}.bias"), &[out])?,
+            &self.get(&format!("{pre}.weight"), &[out, inp])?,
+            self.get(&format!("{pre}.bias"), &[out])?,
             inp,
             out,
         ))
-    };
-    match arch {
-        DigitModel::Resnet20 => {
-            let c: super::resnet::Config = serde_json::from_value(config.clone()).ok()?;
-            let first = *c.stage_channels.first()?;
-            let stem = conv_bn("stem", c.in_channels, first, 3, 1)?;
-            let mut blocks = Vec::new();
-            let mut in_c = first;
-            for (s, &ch) in c.stage_channels.iter().enumerate() {
-                for b in 0..c.blocks_per_stage {
-                    let stride = if s > 0 && b == 0 { 2 } else { 1 };
-                    let pre = format!("stages.{s}.{b}");
-                    let shortcut = if stride != 1 || in_c != ch {
-                        Some(conv_bn(&format!("{pre}.shortcut"), in_c, ch, 1, stride)?)
-                    } else {
-                        None
-                    };
-                    blocks.push(Block {
-                        conv1: conv_bn(&format!("{pre}.conv1"), in_c, ch, 3, stride)?,
-                        conv2: conv_bn(&format!("{pre}.conv2"), ch, ch, 3, 1)?,
-                        shortcut,
-                    });
-                    in_c = ch;
-                }
+    }
+}
+
+impl CpuCnn {
+    /// The CPU path of a [`resnet::Model`] of `c` from its tensors (names as it gives them). None
+    /// when a tensor is missing or has another shape (the caller then keeps candle's path, which
+    /// reports the problem).
+    pub fn resnet(c: &resnet::Config, tensors: &HashMap<String, Tensor>) -> Option<Self> {
+        let t = Tensors(tensors);
+        let first = *c.stage_channels.first()?;
+        let stem = t.conv_bn("stem", c.in_channels, first, 3, 1)?;
+        let mut blocks = Vec::new();
+        let mut in_c = first;
+        for (s, &ch) in c.stage_channels.iter().enumerate() {
+            for b in 0..c.blocks_per_stage {
+                let stride = if s > 0 && b == 0 { 2 } else { 1 };
+                let pre = format!("stages.{s}.{b}");
+                let shortcut = if stride != 1 || in_c != ch {
+                    Some(t.conv_bn(&format!("{pre}.shortcut"), in_c, ch, 1, stride)?)
+                } else {
+                    None
+                };
+                blocks.push(Block {
+                    conv1: t.conv_bn(&format!("{pre}.conv1"), in_c, ch, 3, stride)?,
+                    conv2: t.conv_bn(&format!("{pre}.conv2"), ch, ch, 3, 1)?,
+                    shortcut,
+                });
+                in_c = ch;
             }
-            let fc = linear("fc", in_c, c.num_classes)?;
-            Some(CpuCnn::Resnet { stem, blocks, fc })
         }
-        DigitModel::Vgg16 => {
-            let c: super::vgg::Config = serde_json::from_value(config.clone()).ok()?;
-            let mut features = Vec::new();
-            let mut in_c = c.in_channels;
-            let mut i = 0;
-            for (s, stage) in c.stages.iter().enumerate() {
-                for (j, &ch) in stage.iter().enumerate() {
-                    let pool = j + 1 == stage.len() && s < c.pooled_stages;
-                    features.push((conv_bn(&format!("features.{i}"), in_c, ch, 3, 1)?, pool));
-                    in_c = ch;
-                    i += 1;
-                }
+        let fc = t.linear("fc", in_c, c.num_classes)?;
+        Some(CpuCnn::Resnet { stem, blocks, fc })
+    }
+
+    /// The CPU path of a [`vgg::Model`] of `c` from its tensors, as [`Self::resnet`].
+    pub fn vgg(c: &vgg::Config, tensors: &HashMap<String, Tensor>) -> Option<Self> {
+        let t = Tensors(tensors);
+        let mut features = Vec::new();
+        let mut in_c = c.in_channels;
+        let mut i = 0;
+        for (s, stage) in c.stages.iter().enumerate() {
+            for (j, &ch) in stage.iter().enumerate() {
+                let pool = j + 1 == stage.len() && s < c.pooled_stages;
+                features.push((t.conv_bn(&format!("features.{i}"), in_c, ch, 3, 1)?, pool));
+                in_c = ch;
+                i += 1;
             }
-            let h = c.hidden;
-            let classifier = [
-                linear("classifier.0", in_c, h)?,
-                linear("classifier.1", h, h)?,
-                linear("classifier.2", h, c.num_classes)?,
-            ];
-            Some(CpuCnn::Vgg {
-                features,
-                classifier,
-            })
         }
+        let h = c.hidden;
+        let classifier = [
+            t.linear("classifier.0", in_c, h)?,
+            t.linear("classifier.1", h, h)?,
+            t.linear("classifier.2", h, c.num_classes)?,
+        ];
+        Some(CpuCnn::Vgg {
+            features,
+            classifier,
+        })
     }
 }

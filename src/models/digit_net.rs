@@ -1,132 +1,108 @@
-//! The two digit classifiers of the paper's task 3 (ResNet-20 and a VGG-16-style net, "3" vs
-//! rest), their committed weights, and loading any of them from a safetensors file that records
-//! its architecture in the metadata.
+//! The digit classifiers of the paper's task 3 ("3" vs rest): a ResNet or a VGG-style network
+//! ([`super::resnet`], [`super::vgg`]) chosen by a [`DigitConfig`], behind [`DigitClassifier`],
+//! which takes flat images and runs the fused CPU path ([`super::cnn_cpu`]) where it can.
+//!
+//! The image size comes from the network's config (`image_side`, `in_channels`). Reading and
+//! writing weight files is [`super::checkpoint`]'s; which networks are the task's defaults, and
+//! where their committed weights are, is [`super::registry`]'s.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::cnn::{read_safetensors, ImageNet};
-use super::cnn_cpu::{self, CpuCnn};
+use super::cnn::ImageNet;
+use super::cnn_cpu::CpuCnn;
 use super::{resnet, vgg, ModelError};
-use crate::data::digits::{PIXELS, SIDE};
 use crate::{Error, Result};
 
-/// Safetensors metadata key: which architecture ("resnet20" or "vgg16").
-pub const META_ARCH: &str = "interprim.architecture";
-/// Safetensors metadata key: the architecture's config as JSON.
-pub const META_CONFIG: &str = "interprim.config";
-/// Safetensors metadata key: the class names as a JSON array.
-pub const META_LABELS: &str = "interprim.labels";
-/// Safetensors metadata key: how the file was trained (JSON).
-pub const META_TRAINING: &str = "interprim.training";
-
-/// Width divisor of the default VGG-16-style net.
-pub const VGG_WIDTH_DIVISOR: usize = 8;
-
-const HINT: &str =
-    "the committed digit weights are in weights/; rebuild them with `interprim train digits`";
-
-/// The two default digit models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-pub enum DigitModel {
-    /// ResNet-20 (16/32/64 channels, 3×3 basic blocks, batch norm).
-    Resnet20,
-    /// VGG-16-style: 13 conv + batch norm + 3 linear, widths ÷ 8.
-    Vgg16,
+/// The architecture of a digit network with its config. A weights file records it in its metadata
+/// as [`DigitConfig::arch_name`] (`interprim.architecture`) and [`DigitConfig::to_json`]
+/// (`interprim.config`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DigitConfig {
+    /// A CIFAR-style ResNet (ResNet-20 for [`resnet::Config::resnet20`]).
+    Resnet(resnet::Config),
+    /// A VGG-style network (VGG-16 with reduced widths for [`vgg::Config::vgg16`]).
+    Vgg(vgg::Config),
 }
 
-impl DigitModel {
-    /// Both, ResNet-20 first (the paper's order).
-    pub const ALL: [DigitModel; 2] = [DigitModel::Resnet20, DigitModel::Vgg16];
-
-    pub fn name(self) -> &'static str {
+impl DigitConfig {
+    /// The architecture as the weight files name it: "resnet20" or "vgg16" (whatever the depth
+    /// and widths of the config).
+    pub fn arch_name(&self) -> &'static str {
         match self {
-            DigitModel::Resnet20 => "resnet20",
-            DigitModel::Vgg16 => "vgg16",
+            DigitConfig::Resnet(_) => "resnet20",
+            DigitConfig::Vgg(_) => "vgg16",
         }
     }
 
-    /// "digits-resnet20.safetensors" or "digits-vgg16.safetensors".
-    pub fn weights_file_name(self) -> &'static str {
-        match self {
-            DigitModel::Resnet20 => "digits-resnet20.safetensors",
-            DigitModel::Vgg16 => "digits-vgg16.safetensors",
+    /// From a file's architecture name and config JSON. Errors: an unknown architecture, or a
+    /// config that does not parse as that architecture's (the message names which).
+    pub fn from_parts(arch: &str, config: &serde_json::Value) -> std::result::Result<Self, String> {
+        let bad = |e: serde_json::Error| format!("bad {arch} config: {e}");
+        match arch {
+            "resnet20" => Ok(DigitConfig::Resnet(
+                serde_json::from_value(config.clone()).map_err(bad)?,
+            )),
+            "vgg16" => Ok(DigitConfig::Vgg(
+                serde_json::from_value(config.clone()).map_err(bad)?,
+            )),
+            other => Err(format!(
+                "unknown architecture {other:?} (expected resnet20 or vgg16)"
+            )),
         }
     }
 
-    /// `<crate>/weights/<file name>`.
-    pub fn committed_weights(self) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("weights")
-            .join(self.weights_file_name())
-    }
-
-    /// The architecture as JSON (for the metadata) and a builder.
-    pub fn config_json(self) -> serde_json::Value {
+    /// The config as JSON (for a weights file's metadata).
+    pub fn to_json(&self) -> serde_json::Value {
         match self {
-            DigitModel::Resnet20 => serde_json::to_value(resnet::Config::resnet20(1, 2)),
-            DigitModel::Vgg16 => serde_json::to_value(vgg::Config::vgg16(1, 2, VGG_WIDTH_DIVISOR)),
+            DigitConfig::Resnet(c) => serde_json::to_value(c),
+            DigitConfig::Vgg(c) => serde_json::to_value(c),
         }
         .expect("configs serialise")
     }
 
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
-
-impl std::fmt::Display for DigitModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Build the network of `arch` with its JSON config from a VarBuilder.
-pub fn build_net(
-    arch: DigitModel,
-    config: &serde_json::Value,
-    vb: VarBuilder,
-) -> std::result::Result<Box<dyn ImageNet>, ModelError> {
-    let bad = |e: serde_json::Error| ModelError::Input(format!("bad {arch} config: {e}"));
-    Ok(match arch {
-        DigitModel::Resnet20 => {
-            let c: resnet::Config = serde_json::from_value(config.clone()).map_err(bad)?;
-            Box::new(resnet::Model::load(vb, &c)?)
+    /// Side of the square input images in pixels.
+    pub fn image_side(&self) -> usize {
+        match self {
+            DigitConfig::Resnet(c) => c.image_side,
+            DigitConfig::Vgg(c) => c.image_side,
         }
-        DigitModel::Vgg16 => {
-            let c: vgg::Config = serde_json::from_value(config.clone()).map_err(bad)?;
-            Box::new(vgg::Model::load(vb, &c)?)
-        }
-    })
-}
+    }
 
-fn check_images(images: &[f32]) -> Result<()> {
-    if images.is_empty() || images.len() % PIXELS != 0 {
-        return Err(Error::Invalid(format!(
-            "expected whole 28×28 images (a positive multiple of {PIXELS} pixels), got {} values",
-            images.len()
-        )));
+    /// Channels of the input images.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            DigitConfig::Resnet(c) => c.in_channels,
+            DigitConfig::Vgg(c) => c.in_channels,
+        }
     }
-    if let Some(i) = images.iter().position(|x| !x.is_finite()) {
-        return Err(Error::Invalid(format!(
-            "pixel {i} is {}: images must be finite",
-            images[i]
-        )));
+
+    /// Values per image: `in_channels · image_side²`.
+    pub fn image_len(&self) -> usize {
+        self.in_channels() * self.image_side() * self.image_side()
     }
-    Ok(())
+
+    /// Build the network from a VarBuilder (a `VarMap`'s for training, a file's tensors for
+    /// inference). Errors: a missing tensor or one of another shape.
+    pub fn build(&self, vb: VarBuilder) -> std::result::Result<Box<dyn ImageNet>, ModelError> {
+        Ok(match self {
+            DigitConfig::Resnet(c) => Box::new(resnet::Model::load(vb, c)?),
+            DigitConfig::Vgg(c) => Box::new(vgg::Model::load(vb, c)?),
+        })
+    }
 }
 
 /// A trained "3"-vs-rest classifier (batch norm in evaluation mode).
 pub struct DigitClassifier {
     name: String,
-    arch: DigitModel,
+    config: DigitConfig,
     net: Box<dyn ImageNet>,
     device: Device,
     path: Option<PathBuf>,
-    /// The CPU inference path ([`super::cnn_cpu`]), for files loaded on the CPU.
+    /// The CPU inference path ([`super::cnn_cpu`]), for weights given as tensors on the CPU.
     cpu: Option<CpuCnn>,
 }
 
@@ -134,59 +110,56 @@ impl std::fmt::Debug for DigitClassifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DigitClassifier")
             .field("name", &self.name)
-            .field("arch", &self.arch)
+            .field("arch", &self.config.arch_name())
             .field("path", &self.path)
             .finish()
     }
 }
 
 impl DigitClassifier {
-    /// Load a file written by `interprim train digits` (architecture from its metadata).
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let (tensors, meta) = read_safetensors(path, HINT, device)?;
-        let arch_name = meta
-            .get(META_ARCH)
-            .ok_or_else(|| ModelError::bad_file(path, format!("no {META_ARCH} metadata"), HINT))?;
-        let arch = DigitModel::from_name(arch_name).ok_or_else(|| {
-            ModelError::bad_file(
-                path,
-                format!("unknown architecture {arch_name:?} (expected resnet20 or vgg16)"),
-                HINT,
-            )
-        })?;
-        let config: serde_json::Value = meta
-            .get(META_CONFIG)
-            .and_then(|c| serde_json::from_str(c).ok())
-            .ok_or_else(|| {
-                ModelError::bad_file(path, format!("missing or invalid {META_CONFIG}"), HINT)
-            })?;
-        let cpu = if device.is_cpu() {
-            cnn_cpu::build(arch, &config, &tensors)
-        } else {
-            None
+    /// The network of `config` with the weights `tensors` (names as [`super::resnet`] and
+    /// [`super::vgg`] give them), named after its architecture. On the CPU with single-channel
+    /// images it also builds the fused CPU path. Files are read by
+    /// [`super::checkpoint::load_digit_classifier`]. Errors: a missing tensor or one of another
+    /// shape.
+    pub fn from_tensors(
+        config: DigitConfig,
+        tensors: HashMap<String, Tensor>,
+        device: &Device,
+    ) -> std::result::Result<Self, ModelError> {
+        let cpu = match &config {
+            _ if !device.is_cpu() || config.in_channels() != 1 => None,
+            DigitConfig::Resnet(c) => CpuCnn::resnet(c, &tensors),
+            DigitConfig::Vgg(c) => CpuCnn::vgg(c, &tensors),
         };
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-        let net = build_net(arch, &config, vb).map_err(|e| ModelError::bad_file(path, e, HINT))?;
+        let net = config.build(vb)?;
         Ok(Self {
-            name: arch.name().to_string(),
-            arch,
+            name: config.arch_name().to_string(),
+            config,
             net,
             device: device.clone(),
-            path: Some(path.to_path_buf()),
+            path: None,
             cpu,
         })
     }
 
-    /// The committed default weights of `model`.
-    pub fn load_default(model: DigitModel, device: &Device) -> Result<Self> {
-        Self::load(&model.committed_weights(), device)
+    /// The same classifier, recorded as loaded from `path`.
+    pub fn with_path(mut self, path: &Path) -> Self {
+        self.path = Some(path.to_path_buf());
+        self
     }
 
     /// Wrap a network (e.g. a freshly trained one). It runs on candle's path only.
-    pub fn from_net(name: &str, arch: DigitModel, net: Box<dyn ImageNet>, device: &Device) -> Self {
+    pub fn from_net(
+        name: &str,
+        config: DigitConfig,
+        net: Box<dyn ImageNet>,
+        device: &Device,
+    ) -> Self {
         Self {
             name: name.to_string(),
-            arch,
+            config,
             net,
             device: device.clone(),
             path: None,
@@ -198,22 +171,42 @@ impl DigitClassifier {
         &self.name
     }
 
-    pub fn arch(&self) -> DigitModel {
-        self.arch
+    /// The architecture and its config.
+    pub fn config(&self) -> &DigitConfig {
+        &self.config
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
-    /// Logits (batch, 2) of `images` (concatenated 784-pixel images), evaluation mode. For a
-    /// file loaded on the CPU this runs the fused CPU path of the internal module `cnn_cpu`, equal
-    /// to candle's to float rounding ([`Self::logits_tensor_candle`] is candle's).
+    /// The number of whole images in `images`. Errors: not a positive multiple of the image
+    /// size, or a non-finite value.
+    fn check_images(&self, images: &[f32]) -> Result<usize> {
+        let (side, len) = (self.config.image_side(), self.config.image_len());
+        if images.is_empty() || images.len() % len != 0 {
+            return Err(Error::Invalid(format!(
+                "expected whole {side}×{side} images (a positive multiple of {len} pixels), got {} values",
+                images.len()
+            )));
+        }
+        if let Some(i) = images.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Invalid(format!(
+                "pixel {i} is {}: images must be finite",
+                images[i]
+            )));
+        }
+        Ok(images.len() / len)
+    }
+
+    /// Logits (batch, 2) of `images` (concatenated images of [`DigitConfig::image_len`] values,
+    /// row-major pixels), evaluation mode. Where the fused CPU path of the internal module
+    /// `cnn_cpu` was built it runs that, equal to candle's to float rounding
+    /// ([`Self::logits_tensor_candle`] is candle's).
     pub fn logits_tensor(&self, images: &[f32]) -> Result<Tensor> {
-        check_images(images)?;
-        let b = images.len() / PIXELS;
+        let b = self.check_images(images)?;
         if let Some(cpu) = &self.cpu {
-            let z = cpu.logits(images, SIDE);
+            let z = cpu.logits(images, self.config.image_side());
             let classes = z.len() / b;
             return Ok(Tensor::from_vec(z, (b, classes), &self.device).map_err(ModelError::from)?);
         }
@@ -222,18 +215,18 @@ impl DigitClassifier {
 
     /// Logits (batch, 2) of `images` through candle's layers (the reference of the CPU path).
     pub fn logits_tensor_candle(&self, images: &[f32]) -> Result<Tensor> {
-        check_images(images)?;
-        let b = images.len() / PIXELS;
-        let x = Tensor::from_slice(images, (b, 1, SIDE, SIDE), &self.device)
+        let b = self.check_images(images)?;
+        let (c, side) = (self.config.in_channels(), self.config.image_side());
+        let x = Tensor::from_slice(images, (b, c, side, side), &self.device)
             .map_err(ModelError::from)?;
         Ok(self.net.forward_t(&x, false).map_err(ModelError::from)?)
     }
 
     /// log p(3)/p(rest) = logit₃ − logit_rest of each image, in batches of `batch` images.
     pub fn log_odds(&self, images: &[f32], batch: usize) -> Result<Vec<f64>> {
-        check_images(images)?;
-        let mut out = Vec::with_capacity(images.len() / PIXELS);
-        for chunk in images.chunks(batch.max(1) * PIXELS) {
+        let n = self.check_images(images)?;
+        let mut out = Vec::with_capacity(n);
+        for chunk in images.chunks(batch.max(1) * self.config.image_len()) {
             let z = self.logits_tensor(chunk)?;
             let z: Vec<Vec<f32>> = z.to_vec2().map_err(ModelError::from)?;
             out.extend(z.iter().map(|r| r[1] as f64 - r[0] as f64));
@@ -243,9 +236,9 @@ impl DigitClassifier {
 
     /// Predicted labels (1 = "3").
     pub fn predict(&self, images: &[f32], batch: usize) -> Result<Vec<u32>> {
-        check_images(images)?;
-        let mut out = Vec::with_capacity(images.len() / PIXELS);
-        for chunk in images.chunks(batch.max(1) * PIXELS) {
+        let n = self.check_images(images)?;
+        let mut out = Vec::with_capacity(n);
+        for chunk in images.chunks(batch.max(1) * self.config.image_len()) {
             let z = self.logits_tensor(chunk)?;
             let p: Vec<u32> = z
                 .argmax(D::Minus1)

@@ -179,17 +179,6 @@ pub fn merges_from_scores(
 }
 
 impl LmTokenizer {
-    /// Read the tokenizer of a GGUF file (only the metadata is read, not the weights).
-    pub fn from_gguf_file(path: &Path) -> Result<Self, ModelError> {
-        ModelError::require_file(path, super::assets::FETCH_HINT)?;
-        let mut f = std::fs::File::open(path)
-            .map_err(|e| ModelError::bad_file(path, e, super::assets::FETCH_HINT))?;
-        let ct = gguf_file::Content::read(&mut f).map_err(|e| {
-            ModelError::bad_file(path, e, "not a GGUF file; run scripts/fetch-assets.sh lm")
-        })?;
-        Self::from_gguf(&ct, path)
-    }
-
     /// Build the tokenizer from parsed GGUF metadata (`path` only names the file in errors).
     pub fn from_gguf(ct: &gguf_file::Content, path: &Path) -> Result<Self, ModelError> {
         let model = md(ct, "tokenizer.ggml.model", path)?

@@ -1,13 +1,23 @@
-//! Pretrained networks behind the value functions: a BERT sequence classifier on candle that can be
-//! driven by token ids or by (maskable) input embeddings, its tokenizer with word spans, causal
-//! language models from GGUF files with tokenizers built from their metadata, the locations of the
-//! cached assets that scripts/fetch-assets.sh installs, and the digit CNNs (ResNet-20,
-//! VGG-16-style) of the image task.
+//! Pretrained networks behind the value functions, one file per network as in candle-transformers
+//! (a `Config`, the network built from a `VarBuilder`, its forward passes):
+//!
+//! - [`bert`]: a BERT sequence classifier that can be driven by token ids or by (maskable) input
+//!   embeddings, with its fused CPU inference path (internal `bert_cpu`), and its tokenizer with
+//!   word spans ([`tokenizer`]);
+//! - [`llama`], [`gemma3`] (shared parts in [`decoder`]): causal language models from GGUF files,
+//!   behind [`causal_lm`], with tokenizers built from the GGUF metadata ([`gguf_tokenizer`]);
+//! - [`resnet`], [`vgg`] (shared layers in [`cnn`]): the digit CNNs of the image task, behind
+//!   [`digit_net`], with their fused CPU path (internal `cnn_cpu`).
+//!
+//! Everything that reads or writes a file is in [`checkpoint`]; the project's default models of
+//! each task and where their files are, in [`registry`]; the locations of the cached assets that
+//! scripts/fetch-assets.sh installs, in [`assets`].
 
 pub mod assets;
 pub mod bert;
 mod bert_cpu;
 pub mod causal_lm;
+pub mod checkpoint;
 pub mod cnn;
 mod cnn_cpu;
 mod cpu_kernels;
@@ -16,6 +26,7 @@ pub mod digit_net;
 pub mod gemma3;
 pub mod gguf_tokenizer;
 pub mod llama;
+pub mod registry;
 pub mod resnet;
 pub mod tokenizer;
 pub mod vgg;

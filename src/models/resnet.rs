@@ -21,16 +21,26 @@ pub struct Config {
     pub stage_channels: Vec<usize>,
     /// Basic blocks per stage.
     pub blocks_per_stage: usize,
+    /// Side of the square input images in pixels (the network itself pools globally; this is the
+    /// size it was made for). Files written before the field existed hold 28×28 images.
+    #[serde(default = "mnist_side")]
+    pub image_side: usize,
+}
+
+/// The side of the paper's MNIST digits, for configs written without `image_side`.
+fn mnist_side() -> usize {
+    28
 }
 
 impl Config {
-    /// ResNet-20: 3 stages × 3 blocks, 16/32/64 channels.
+    /// ResNet-20: 3 stages × 3 blocks, 16/32/64 channels, for 28×28 images.
     pub fn resnet20(in_channels: usize, num_classes: usize) -> Self {
         Self {
             in_channels,
             num_classes,
             stage_channels: vec![16, 32, 64],
             blocks_per_stage: 3,
+            image_side: mnist_side(),
         }
     }
 

@@ -25,10 +25,19 @@ pub struct Config {
     pub hidden: usize,
     /// VGG-16's widths divided by this (recorded for reports; `stages` is what is built).
     pub width_divisor: usize,
+    /// Side of the square input images in pixels (the network itself pools globally; this is the
+    /// size it was made for). Files written before the field existed hold 28×28 images.
+    #[serde(default = "mnist_side")]
+    pub image_side: usize,
+}
+
+/// The side of the paper's MNIST digits, for configs written without `image_side`.
+fn mnist_side() -> usize {
+    28
 }
 
 impl Config {
-    /// VGG-16 (configuration D) with every width divided by `divisor`.
+    /// VGG-16 (configuration D) with every width divided by `divisor`, for 28×28 images.
     pub fn vgg16(in_channels: usize, num_classes: usize, divisor: usize) -> Self {
         let d = divisor.max(1);
         let w = |c: usize| (c / d).max(1);
@@ -45,6 +54,7 @@ impl Config {
             pooled_stages: 4,
             hidden: w(512),
             width_divisor: d,
+            image_side: mnist_side(),
         }
     }
 

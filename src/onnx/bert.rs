@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::proto::{Graph, Node, DATA_TYPE_FLOAT};
+use super::schema::{GraphProto, NodeProto, DATA_TYPE_FLOAT};
 use super::{BertWeights, OnnxError};
 
 /// Module roots of a BERT encoder; everything before the first root is an export prefix.
@@ -57,16 +57,16 @@ fn weight_name_from_node_name(node_name: &str) -> Option<String> {
 
 /// The weight name implied by the bias that the MatMul's output is added to.
 fn weight_name_from_bias(
-    node: &Node,
-    graph: &Graph,
+    node: &NodeProto,
+    graph: &GraphProto,
     names: &HashMap<&str, String>,
 ) -> Option<String> {
-    let out = node.outputs.first()?;
+    let out = node.output.first()?;
     graph
-        .nodes
+        .node
         .iter()
-        .filter(|n| n.op_type == "Add" && n.inputs.iter().any(|i| i == out))
-        .flat_map(|n| n.inputs.iter())
+        .filter(|n| n.op_type == "Add" && n.input.iter().any(|i| i == out))
+        .flat_map(|n| n.input.iter())
         .filter_map(|i| names.get(i.as_str()))
         .find_map(|bias| bias.strip_suffix(".bias").map(|m| format!("{m}.weight")))
 }
@@ -83,16 +83,16 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// Extract and rename the BERT parameters of `graph`.
-pub fn map_bert(graph: &Graph) -> Result<BertWeights, OnnxError> {
+pub fn map_bert(graph: &GraphProto) -> Result<BertWeights, OnnxError> {
     let by_name: HashMap<&str, usize> = graph
-        .initializers
+        .initializer
         .iter()
         .enumerate()
         .map(|(i, t)| (t.name.as_str(), i))
         .collect();
     // Initializers whose own name is a BERT parameter (biases, embeddings, LayerNorms).
     let named: HashMap<&str, String> = graph
-        .initializers
+        .initializer
         .iter()
         .filter_map(|t| hf_param_name(&t.name).map(|n| (t.name.as_str(), n)))
         .collect();
@@ -113,17 +113,17 @@ pub fn map_bert(graph: &Graph) -> Result<BertWeights, OnnxError> {
         Ok(())
     };
 
-    for t in &graph.initializers {
+    for t in &graph.initializer {
         if let Some(hf) = named.get(t.name.as_str()) {
             insert(hf.clone(), &t.name, t.shape()?, t.to_f32()?)?;
         }
     }
 
-    for node in graph.nodes.iter().filter(|n| n.op_type == "MatMul") {
-        let Some(w) = node.inputs.get(1).and_then(|i| by_name.get(i.as_str())) else {
+    for node in graph.node.iter().filter(|n| n.op_type == "MatMul") {
+        let Some(w) = node.input.get(1).and_then(|i| by_name.get(i.as_str())) else {
             continue; // activation × activation (attention scores)
         };
-        let t = &graph.initializers[*w];
+        let t = &graph.initializer[*w];
         if named.contains_key(t.name.as_str()) || t.data_type != DATA_TYPE_FLOAT {
             continue;
         }
@@ -156,7 +156,7 @@ pub fn map_bert(graph: &Graph) -> Result<BertWeights, OnnxError> {
     }
 
     let ignored = graph
-        .initializers
+        .initializer
         .iter()
         .filter(|t| !source.values().any(|s| s == &t.name))
         .map(|t| t.name.clone())

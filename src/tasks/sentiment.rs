@@ -13,14 +13,13 @@ use rand::SeedableRng;
 use super::{cached_accuracy, notebook_dir, replicate, Candidate, RunOptions, Task};
 use crate::data::sentences::{default_split, seeded_subset, LabeledSentence};
 use crate::games::text::{Target, TextClassifier};
-use crate::models::bert::HeadSource;
+use crate::models::registry::SentimentModel;
 use crate::progress::{emit, Event, Observer};
 use crate::run::study::Study;
 use crate::run::summary::PaperNumbers;
 use crate::text::baseline::Baseline;
 use crate::text::masking::DEFAULT_BATCH;
 use crate::text::players::{PlayerSelection, Players};
-use crate::train::SentimentModel;
 use crate::util::file_sha256;
 use crate::Result;
 
@@ -63,15 +62,11 @@ impl SentimentArgs {
     }
 }
 
-/// One default classifier: the cached base model with the committed fine-tuned weights, on the
-/// CPU, named by [`SentimentModel::name`].
+/// One default classifier: the cached base model with the committed fine-tuned weights
+/// ([`SentimentModel::base_files`], [`SentimentModel::head`]), on the CPU, named by
+/// [`SentimentModel::name`].
 pub fn load_default_model(model: SentimentModel) -> Result<TextClassifier> {
-    TextClassifier::load_with(
-        model.name(),
-        model.base_files(),
-        HeadSource::FineTuned(model.committed_weights()),
-        &Device::Cpu,
-    )
+    TextClassifier::load_with(model.name(), model.base_files(), model.head(), &Device::Cpu)
 }
 
 /// The two default classifiers, smaller first.

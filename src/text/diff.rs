@@ -8,11 +8,12 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Tensor, D};
 use candle_nn::{Linear, Module};
 use candle_transformers::models::bert::HiddenAct;
 
-use crate::models::bert::{BertClassifier, BertFiles, Config, HeadSource, Pooling};
+use crate::models::bert::{BertClassifier, Config, Pooling};
+use crate::models::checkpoint::{read_bert_tensors, HeadSource, ModelFiles};
 use crate::models::ModelError;
 use crate::{Error, Result};
 
@@ -74,28 +75,13 @@ fn norm(t: &mut HashMap<String, Tensor>, prefix: &str, eps: f64) -> Result<Norm>
     })
 }
 
-fn load(path: &std::path::Path, device: &Device) -> Result<HashMap<String, Tensor>> {
-    let tensors = candle_core::safetensors::load(path, device).map_err(ModelError::from)?;
-    // fine-tuned overlays may be stored in f16: compute in f32 as the classifier does
-    tensors
-        .into_iter()
-        .map(|(k, v)| {
-            let v = v.to_dtype(DType::F32).map_err(ModelError::from)?;
-            Ok((k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
-        })
-        .collect()
-}
-
 impl DiffBert {
     /// Rebuild `model` (loaded from `files` and `head`): encoder tensors from the files (a
-    /// fine-tuned file's tensors replace the base ones, as [`BertClassifier::load`] does), head
-    /// tensors from `model` itself.
-    pub fn new(files: &BertFiles, head: &HeadSource, model: &BertClassifier) -> Result<Self> {
+    /// fine-tuned file's tensors replace the base ones, as
+    /// [`crate::models::checkpoint::load_bert_classifier`] does), head tensors from `model` itself.
+    pub fn new(files: &ModelFiles, head: &HeadSource, model: &BertClassifier) -> Result<Self> {
         let device = model.device();
-        let mut t = load(&files.weights, device)?;
-        if let HeadSource::FineTuned(path) = head {
-            t.extend(load(path, device)?);
-        }
+        let mut t = read_bert_tensors(files, Some(head), device)?;
         for (k, v) in model.head_tensors() {
             t.insert(k, v);
         }

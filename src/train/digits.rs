@@ -26,10 +26,13 @@ use crate::data::digits::{
     LABEL_NAMES, PIXELS, SIDE, THREE,
 };
 use crate::data::sentences::shuffle;
-use crate::models::cnn::{is_trainable, seeded_init};
-use crate::models::digit_net::{
-    build_net, DigitClassifier, DigitModel, META_ARCH, META_CONFIG, META_LABELS, META_TRAINING,
+use crate::models::checkpoint::{
+    load_digit_classifier, read_safetensors, write_safetensors, META_ARCH, META_CONFIG,
+    META_LABELS, META_TRAINING,
 };
+use crate::models::cnn::{is_trainable, seeded_init};
+use crate::models::digit_net::DigitClassifier;
+use crate::models::registry::DigitModel;
 use crate::models::ModelError;
 use crate::{Error, Result};
 
@@ -299,13 +302,18 @@ pub fn train_digits_on(
             "the training images need both threes and other digits".into(),
         ));
     }
-    let config = opts.model.config_json();
+    let config = opts.model.config();
+    if config.image_side() != SIDE || config.in_channels() != 1 {
+        return Err(Error::Invalid(format!(
+            "{} is made for {}×{} images with {} channel(s), the data set has one-channel {SIDE}×{SIDE}",
+            opts.model,
+            config.image_side(),
+            config.image_side(),
+            config.in_channels()
+        )));
+    }
     let varmap = VarMap::new();
-    let net = build_net(
-        opts.model,
-        &config,
-        VarBuilder::from_varmap(&varmap, DType::F32, &device),
-    )?;
+    let net = config.build(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
     seeded_init(&varmap, opts.seed).map_err(m)?;
     let (trainable, parameters) = {
         let data = varmap.data().lock().expect("varmap lock");
@@ -414,23 +422,15 @@ pub fn train_digits_on(
         "train_seconds": (train_seconds * 10.0).round() / 10.0,
     });
     let meta = BTreeMap::from([
-        (META_ARCH.to_string(), opts.model.name().to_string()),
-        (META_CONFIG.to_string(), config.to_string()),
+        (META_ARCH.to_string(), config.arch_name().to_string()),
+        (META_CONFIG.to_string(), config.to_json().to_string()),
         (
             META_LABELS.to_string(),
             serde_json::to_string(&LABEL_NAMES).expect("labels serialise"),
         ),
         (META_TRAINING.to_string(), training.to_string()),
     ]);
-    if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let tmp = opts.out.with_extension("safetensors.tmp");
-    super::write_safetensors(&tmp, &tensors, &meta)?;
-    std::fs::rename(&tmp, &opts.out).map_err(|e| Error::io(&opts.out, e))?;
-    let file_bytes = std::fs::metadata(&opts.out)
-        .map_err(|e| Error::io(&opts.out, e))?
-        .len();
+    let file_bytes = write_safetensors(&opts.out, tensors.iter().map(|(n, t)| (n, t)), &meta)?;
 
     let test = match opts.max_test {
         Some(0) => None,
@@ -444,7 +444,7 @@ pub fn train_digits_on(
                 opts.out.display(),
                 images.len()
             )));
-            let reloaded = DigitClassifier::load(&opts.out, &device)?;
+            let reloaded = load_digit_classifier(&opts.out, &device)?;
             Some(evaluate_digits(&reloaded, &images)?)
         }
     };
@@ -471,12 +471,13 @@ pub fn train_digits(
 
 /// The `interprim.training` metadata of a weights file, parsed.
 pub fn training_metadata(path: &Path) -> Result<serde_json::Value> {
-    let (_, meta) = crate::models::cnn::read_safetensors(
+    let file = read_safetensors(
         path,
         "rebuild it with `interprim train digits`",
         &Device::Cpu,
     )?;
-    meta.get(META_TRAINING)
+    file.metadata
+        .get(META_TRAINING)
         .and_then(|t| serde_json::from_str(t).ok())
         .ok_or_else(|| Error::BadFile {
             path: path.to_path_buf(),

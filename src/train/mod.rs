@@ -8,14 +8,14 @@
 //! (candle-nn `VarMap` + two `AdamW`s: a small learning rate for the pretrained layers, a larger
 //! one for the new head; linear warm-up and decay; seeded init, shuffling and dropout). The
 //! output is an overlay file with only the trained tensors, under their Hugging Face names, that
-//! [`BertClassifier::load`] with [`HeadSource::FineTuned`] applies on top of the cached base
+//! [`load_bert_classifier`] with [`HeadSource::FineTuned`] applies on top of the cached base
 //! model. The reported test accuracy is measured on that reloaded file (f16 storage included).
 
 pub mod digits;
 mod layer;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -26,86 +26,17 @@ use crate::data::sentences::{
     load_sentences, seeded_subset, shuffle, stratified_split, LabeledSentence, DEFAULT_SPLIT_SEED,
     DEFAULT_TEST_FRACTION, LABEL_NAMES,
 };
-use crate::models::assets;
-use crate::models::bert::{
-    load_config, BertClassifier, BertFiles, Config, HeadSource, Pooling, META_LABELS, META_POOLING,
+use crate::models::bert::{BertClassifier, Config, Pooling};
+use crate::models::checkpoint::{
+    load_bert_classifier, load_bert_config, read_bert_tensors, save_fine_tuned_as, HeadSource,
+    ModelFiles,
 };
+use crate::models::registry::SentimentModel;
 use crate::models::tokenizer::{pad_batch, TextTokenizer};
 use crate::models::ModelError;
 use crate::{Error, Result};
 
 use layer::{Dropout, TopModel};
-
-/// Safetensors metadata key with a JSON description of how a file was trained.
-pub const META_TRAINING: &str = "interprim.training";
-
-/// The two default sentiment models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-pub enum SentimentModel {
-    /// paraphrase-MiniLM-L3-v2 (3 layers, hidden 384), converted from ONNX.
-    L3,
-    /// all-MiniLM-L6-v2 (6 layers, hidden 384).
-    L6,
-}
-
-impl SentimentModel {
-    /// Both, smaller first.
-    pub const ALL: [SentimentModel; 2] = [SentimentModel::L3, SentimentModel::L6];
-
-    /// "minilm-l3" or "minilm-l6".
-    pub fn name(self) -> &'static str {
-        match self {
-            SentimentModel::L3 => "minilm-l3",
-            SentimentModel::L6 => "minilm-l6",
-        }
-    }
-
-    /// The cached base model (config.json, tokenizer.json, model.safetensors).
-    pub fn base_files(self) -> BertFiles {
-        BertFiles::in_dir(&match self {
-            SentimentModel::L3 => assets::minilm_l3_dir(),
-            SentimentModel::L6 => assets::minilm_l6_dir(),
-        })
-    }
-
-    /// "sentiment-minilm-l3.safetensors" or "sentiment-minilm-l6.safetensors".
-    pub fn weights_file_name(self) -> &'static str {
-        match self {
-            SentimentModel::L3 => "sentiment-minilm-l3.safetensors",
-            SentimentModel::L6 => "sentiment-minilm-l6.safetensors",
-        }
-    }
-
-    /// The fine-tuned overlay committed to the repository, `<crate>/weights/<file name>`.
-    pub fn committed_weights(self) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("weights")
-            .join(self.weights_file_name())
-    }
-}
-
-impl std::fmt::Display for SentimentModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Load a sentiment classifier: the cached base model of `model` with the fine-tuned overlay
-/// `weights` (the committed file when None), and its tokenizer.
-pub fn load_sentiment_classifier(
-    model: SentimentModel,
-    weights: Option<&Path>,
-    device: &Device,
-) -> Result<(BertClassifier, TextTokenizer)> {
-    let files = model.base_files();
-    let weights = weights
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| model.committed_weights());
-    let classifier = BertClassifier::load(&files, &HeadSource::FineTuned(weights), device)?;
-    let tokenizer = TextTokenizer::from_file(&files.tokenizer)?;
-    Ok((classifier, tokenizer))
-}
 
 /// How trained tensors are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +52,7 @@ pub struct TrainOptions {
     /// A name for reports and metadata (e.g. "minilm-l6").
     pub model_name: String,
     /// The base model.
-    pub base: BertFiles,
+    pub base: ModelFiles,
     /// The sentence file (`id TAB rating TAB sentence`).
     pub sentences: PathBuf,
     /// Where the overlay file is written.
@@ -270,7 +201,7 @@ pub struct TrainReport {
     pub epoch_losses: Vec<f64>,
     /// Validation accuracy after each epoch (empty without a validation part).
     pub validation_accuracy: Vec<f64>,
-    /// Accuracy of the written file, reloaded through [`BertClassifier::load`], on the test split
+    /// Accuracy of the written file, reloaded through [`load_bert_classifier`], on the test split
     /// (or its seeded subset, see `test_sentences`); None when skipped.
     pub test_accuracy: Option<f64>,
     /// Seconds spent running the frozen layers, training, and evaluating.
@@ -385,17 +316,6 @@ fn by_length(ids: &[Vec<u32>]) -> Vec<usize> {
     order
 }
 
-/// Tensors of a safetensors file, with a leading `bert.` dropped (as the classifier loads them).
-fn load_base_tensors(files: &BertFiles, device: &Device) -> Result<HashMap<String, Tensor>> {
-    ModelError::require_file(&files.weights, assets::FETCH_HINT)?;
-    let tensors = candle_core::safetensors::load(&files.weights, device)
-        .map_err(|e| ModelError::bad_file(&files.weights, e, assets::FETCH_HINT))?;
-    Ok(tensors
-        .into_iter()
-        .map(|(k, v)| (k.strip_prefix("bert.").map(str::to_string).unwrap_or(k), v))
-        .collect())
-}
-
 /// The frozen bottom of the model: embeddings and the first `layers` encoder layers, as a
 /// classifier whose hidden states are the inputs of the trained layers (its head is unused).
 fn frozen_bottom(
@@ -416,12 +336,7 @@ fn frozen_bottom(
         Tensor::zeros(1, DType::F32, device).map_err(ModelError::from)?,
     );
     let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
-    Ok(BertClassifier::from_var_builder(
-        &cfg,
-        vb,
-        Pooling::Mean,
-        1,
-    )?)
+    Ok(BertClassifier::load(vb, &cfg, Pooling::Mean, 1)?)
 }
 
 /// Hidden states entering the first trained layer, one `(len, hidden)` tensor per sentence.
@@ -541,92 +456,6 @@ fn schedule(step: usize, total: usize, warmup_fraction: f64) -> f64 {
     }
 }
 
-/// Write the trained tensors as a fine-tuned overlay that [`BertClassifier::load`] reads.
-fn save_overlay(
-    path: &Path,
-    tensors: &[(String, Tensor)],
-    pooling: Pooling,
-    storage: Storage,
-    training: serde_json::Value,
-) -> Result<u64> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let dtype = match storage {
-        Storage::F16 => DType::F16,
-        Storage::F32 => DType::F32,
-    };
-    let data = tensors
-        .iter()
-        .map(|(n, t)| Ok((n.clone(), t.to_dtype(dtype)?.contiguous()?)))
-        .collect::<candle_core::Result<Vec<_>>>()
-        .map_err(ModelError::from)?;
-    let labels: Vec<&str> = LABEL_NAMES.to_vec();
-    let meta = BTreeMap::from([
-        (META_POOLING.to_string(), pooling.as_str().to_string()),
-        (
-            META_LABELS.to_string(),
-            serde_json::to_string(&labels).expect("labels serialise"),
-        ),
-        (META_TRAINING.to_string(), training.to_string()),
-    ]);
-    let tmp = path.with_extension("safetensors.tmp");
-    write_safetensors(&tmp, &data, &meta)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
-        .len())
-}
-
-/// Write a safetensors file with the tensors in name order and sorted metadata, so that the same
-/// tensors give the same bytes (the `safetensors` crate writes metadata in HashMap order).
-fn write_safetensors(
-    path: &Path,
-    tensors: &[(String, Tensor)],
-    meta: &BTreeMap<String, String>,
-) -> Result<()> {
-    use safetensors::View;
-    let mut sorted: Vec<&(String, Tensor)> = tensors.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut header: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    header.insert("__metadata__".into(), serde_json::json!(meta));
-    let mut blobs = Vec::with_capacity(sorted.len());
-    let mut offset = 0usize;
-    for (name, t) in sorted {
-        let dtype = match t.dtype() {
-            DType::F16 => "F16",
-            DType::F32 => "F32",
-            d => {
-                return Err(Error::Invalid(format!(
-                    "cannot store {name} of dtype {d:?}"
-                )))
-            }
-        };
-        let bytes = t.data();
-        header.insert(
-            name.clone(),
-            serde_json::json!({
-                "dtype": dtype,
-                "shape": t.dims(),
-                "data_offsets": [offset, offset + bytes.len()],
-            }),
-        );
-        offset += bytes.len();
-        blobs.push(bytes);
-    }
-    let mut json = serde_json::to_string(&header).map_err(|e| Error::Invalid(e.to_string()))?;
-    while json.len() % 8 != 0 {
-        json.push(' ');
-    }
-    let mut out = Vec::with_capacity(8 + json.len() + offset);
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(json.as_bytes());
-    for b in blobs {
-        out.extend_from_slice(&b);
-    }
-    std::fs::write(path, out).map_err(|e| Error::io(path, e))
-}
-
 /// Fine-tune a sentiment classifier (see the module doc) and write the overlay to `opts.out`.
 pub fn train_sentiment(
     opts: &TrainOptions,
@@ -637,7 +466,7 @@ pub fn train_sentiment(
     let m = |e: candle_core::Error| Error::from(ModelError::from(e));
 
     progress(Progress::Stage("loading data and base model".into()));
-    let config = load_config(&opts.base.config)?;
+    let config = load_bert_config(&opts.base.config)?;
     let n_layers = config.num_hidden_layers;
     if opts.train_layers > n_layers {
         return Err(Error::InvalidSetting {
@@ -667,7 +496,7 @@ pub fn train_sentiment(
         None => split.test,
     };
 
-    let base = load_base_tensors(&opts.base, &device)?;
+    let base = read_bert_tensors(&opts.base, None, &device)?;
     let first = n_layers - opts.train_layers;
     let bottom = frozen_bottom(&config, &base, first, &device)?;
     let pad = tokenizer.special().pad;
@@ -856,7 +685,19 @@ pub fn train_sentiment(
         "lr": opts.lr, "head_lr": opts.head_lr, "weight_decay": opts.weight_decay,
         "warmup_fraction": opts.warmup_fraction, "dropout": opts.dropout, "seed": opts.seed,
     });
-    let file_bytes = save_overlay(&opts.out, &trained, opts.pooling, opts.storage, training)?;
+    let dtype = match opts.storage {
+        Storage::F16 => DType::F16,
+        Storage::F32 => DType::F32,
+    };
+    let labels: Vec<String> = LABEL_NAMES.iter().map(|l| l.to_string()).collect();
+    let file_bytes = save_fine_tuned_as(
+        &opts.out,
+        &trained.iter().cloned().collect(),
+        dtype,
+        opts.pooling,
+        Some(&labels),
+        Some(&training),
+    )?;
 
     let t2 = Instant::now();
     let test_accuracy = if test.is_empty() || opts.max_test == Some(0) {
@@ -867,7 +708,7 @@ pub fn train_sentiment(
             opts.out.display(),
             test.len()
         )));
-        let model = BertClassifier::load(
+        let model = load_bert_classifier(
             &opts.base,
             &HeadSource::FineTuned(opts.out.clone()),
             &device,
@@ -974,7 +815,7 @@ mod tests {
         for pooling in [Pooling::Mean, Pooling::Cls] {
             let tensors = random_tensors(&c, true);
             let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &dev);
-            let full = BertClassifier::from_var_builder(&c, vb, pooling, 2).unwrap();
+            let full = BertClassifier::load(vb, &c, pooling, 2).unwrap();
             for first in [0, 1] {
                 let bottom_k = frozen_bottom(&c, &tensors, first, &dev).unwrap();
                 let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &dev);
